@@ -1,0 +1,160 @@
+"""im2col backend: copy every window into a column of a matrix, then one GEMM per group.
+
+im2col gathers the padded input xp (N, C, Hp, Wp) into a matrix with one row per
+(channel, tap) and one column per output pixel:
+
+    cols[(c, p, q), (n, i, j)] = xp[n, c, i*sh + p*dh, j*sw + q*dw]      (C*kh*kw, N*Ho*Wo)
+
+It loops over the kh*kw taps, each one strided slice copy of the whole batch, never over
+pixels. With the weight viewed as a matrix Wm (F, Cg*kh*kw), the convolution of group g is a
+matrix product, and so are both halves of its backward pass (for the rows/columns of group g):
+
+    Y     = Wm @ cols         (F, N*Ho*Wo)   -> y (N, F, Ho, Wo) after one transpose
+    dWm   = dY @ cols.T       (F, Cg*kh*kw)
+    dcols = Wm.T @ dY         (C*kh*kw, N*Ho*Wo)
+
+col2im then scatters dcols back onto dxp, *adding* where windows overlap: it is the adjoint of
+im2col, not its inverse. Pooling reuses the same gather with each channel as its own image:
+max/argmax or mean down the tap axis, and col2im for the gradient.
+
+Faster than `strided` because the gather is kh*kw large contiguous copies instead of a
+six-axis strided copy inside tensordot, the GEMM result needs only one transpose, and the
+columns built in forward are kept for backward. Extra memory: the columns are kh*kw times the
+(padded) input, plus the GEMM output and, backward, dcols. `MAX_WORKSPACE_BYTES` caps that
+workspace by processing the batch in chunks (then columns are rebuilt in backward instead of
+kept); a single image whose workspace exceeds the cap is still processed whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+
+name = "im2col"
+
+#: Cap on the workspace (columns, dcols and the GEMM output) of one conv call, in bytes.
+MAX_WORKSPACE_BYTES = 64 * 2**20
+
+
+def _taps(kh, kw, Ho, Wo, stride, dilation):
+    """For each tap (p, q): the strided row and column slices of xp it reads."""
+    (sh, sw), (dh, dw) = stride, dilation
+    for p in range(kh):
+        for q in range(kw):
+            yield p, q, (slice(p * dh, p * dh + (Ho - 1) * sh + 1, sh),
+                         slice(q * dw, q * dw + (Wo - 1) * sw + 1, sw))
+
+
+def im2col(xp, kh, kw, Ho, Wo, stride, dilation):
+    """cols (C, kh, kw, N, Ho, Wo) from xp (N, C, Hp, Wp); reshape to (C*kh*kw, N*Ho*Wo)."""
+    N, C = xp.shape[:2]
+    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=xp.dtype)
+    for p, q, (rows, columns) in _taps(kh, kw, Ho, Wo, stride, dilation):
+        cols[:, p, q] = xp[:, :, rows, columns].transpose(1, 0, 2, 3)
+    return cols
+
+
+def col2im(cols, dxp, stride, dilation):
+    """Add cols (C, kh, kw, N, Ho, Wo) back onto dxp (N, C, Hp, Wp), in place."""
+    C, kh, kw, N, Ho, Wo = cols.shape
+    for p, q, (rows, columns) in _taps(kh, kw, Ho, Wo, stride, dilation):
+        dxp[:, :, rows, columns] += cols[:, p, q].transpose(1, 0, 2, 3)
+    return dxp
+
+
+def _chunk_size(geo, itemsize):
+    """Images per chunk so that columns + dcols + GEMM output stay under the cap."""
+    per_image = itemsize * geo.Ho * geo.Wo * (2 * geo.C * geo.kh * geo.kw + geo.F)
+    return max(1, min(geo.N, MAX_WORKSPACE_BYTES // per_image))
+
+
+def _chunks(geo, itemsize):
+    step = _chunk_size(geo, itemsize)
+    return [slice(n, min(n + step, geo.N)) for n in range(0, geo.N, step)]
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                          groups=groups)
+    xp = pad_nchw(x, geo.pad)
+    G, K = geo.groups, geo.Cg * geo.kh * geo.kw
+    w_mat = np.ascontiguousarray(w).reshape(G, geo.Fg, K)
+    y = np.empty(geo.y_shape, dtype=geo.dtype)
+    chunks = _chunks(geo, x.itemsize)
+    for batch in chunks:
+        cols = im2col(xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
+        out = np.matmul(w_mat, cols.reshape(G, K, -1))  # (G, Fg, n*Ho*Wo)
+        y[batch] = out.reshape(geo.F, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
+    if b is not None:
+        y += b[:, None, None]
+    kept_cols = cols if len(chunks) == 1 else None  # only when it fits the cap
+    return y, (xp, w_mat, kept_cols, geo)
+
+
+def conv2d_backward(dy, cache):
+    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    xp, w_mat, kept_cols, geo = cache
+    check_grad(dy, geo)
+    G, K = geo.groups, geo.Cg * geo.kh * geo.kw
+    dxp = np.zeros_like(xp)
+    dw_mat = np.zeros_like(w_mat)
+    w_mat_t = w_mat.transpose(0, 2, 1)
+    for batch in _chunks(geo, dy.itemsize):
+        cols = kept_cols if kept_cols is not None else im2col(
+            xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
+        dy_mat = np.ascontiguousarray(dy[batch].transpose(1, 0, 2, 3)).reshape(G, geo.Fg, -1)
+        dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
+        dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
+        col2im(dcols.reshape(cols.shape), dxp[batch], geo.stride, geo.dilation)
+    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+    return geo.crop(dxp), dw_mat.reshape(geo.w_shape), db
+
+
+def _pool_cols(x, geo, fill):
+    """Columns (kh*kw, N*C*Ho*Wo): each channel pooled as its own one-channel image."""
+    xp = pad_nchw(x, geo.pad, value=fill).reshape(geo.N * geo.C, 1, geo.Hp, geo.Wp)
+    cols = im2col(xp, geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, (1, 1))
+    return cols.reshape(geo.kh * geo.kw, -1)
+
+
+def _pool_col2im(dcols, geo):
+    dxp = np.zeros((geo.N * geo.C, 1, geo.Hp, geo.Wp), dtype=geo.dtype)
+    col2im(dcols.reshape(1, geo.kh, geo.kw, geo.N * geo.C, geo.Ho, geo.Wo), dxp, geo.stride,
+           (1, 1))
+    return geo.crop(dxp.reshape(geo.N, geo.C, geo.Hp, geo.Wp))
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    cols = _pool_cols(x, geo, -np.inf)
+    argmax = cols.argmax(axis=0)  # first maximum in row-major tap order; NaN wins
+    y = cols[argmax, np.arange(cols.shape[1])]
+    return y.reshape(geo.y_shape), (argmax, geo)
+
+
+def max_pool2d_backward(dy, cache):
+    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    argmax, geo = cache
+    check_grad(dy, geo)
+    dcols = np.zeros((geo.kh * geo.kw, argmax.size), dtype=geo.dtype)
+    dcols[argmax, np.arange(argmax.size)] = dy.ravel()
+    return _pool_col2im(dcols, geo)
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    y = _pool_cols(x, geo, 0.0).sum(axis=0) / (geo.kh * geo.kw)
+    return y.reshape(geo.y_shape), (geo,)
+
+
+def avg_pool2d_backward(dy, cache):
+    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    (geo,) = cache
+    check_grad(dy, geo)
+    share = (dy / (geo.kh * geo.kw)).ravel()
+    dcols = np.broadcast_to(share, (geo.kh * geo.kw, share.size))
+    return _pool_col2im(dcols, geo)

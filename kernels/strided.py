@@ -1,0 +1,133 @@
+"""Strided backend: zero-copy window views contracted with tensordot (no Python pixel loops).
+
+`numpy.lib.stride_tricks.sliding_window_view` turns the padded input xp (N, C, Hp, Wp) into
+a view X (N, C, Ho, Wo, kh, kw) with X[n, c, i, j, p, q] = xp[n, c, i*sh + p*dh, j*sw + q*dw]
+by striding over the same memory (slicing [::sh] picks the strides, [::dh] the dilation). The
+naive definition then becomes one contraction per group g:
+
+    y[n, f, i, j] = sum_{c, p, q} X[n, c, i, j, p, q] * w[f, c, p, q]        (tensordot)
+    dw[f, c, p, q] = sum_{n, i, j} dy[n, f, i, j] * X[n, c, i, j, p, q]       (tensordot)
+
+dx is the adjoint of the window gather, computed as a *transposed convolution*: spread dy onto
+a grid with sh-1 / sw-1 zeros between samples (undoing the stride), pad it by d*(k-1) on every
+side, and correlate it with the kernel flipped in both spatial axes and with F and C swapped:
+
+    dxp[n, c, a, b] = sum_{f, p, q} dyz[n, f, a + p*dh, b + q*dw] * w[f, c, kh-1-p, kw-1-q]
+
+That is again a window view and a tensordot, so backward needs no pixel loop either. Rows of
+xp that no window reached (when (Hp - span) is not a multiple of the stride) get zero.
+
+Why it beats naive: one BLAS call per group instead of N*F*Ho*Wo Python iterations. Its cost:
+tensordot must copy the non-contiguous view into a (N*Ho*Wo, Cg*kh*kw) matrix first - an
+implicit im2col, kh*kw times the input size - and the zero-stuffed dy is sh*sw times dy.
+
+Pooling uses the same window view: max/argmax over each window (the first maximum wins ties,
+as in PyTorch), a bincount scatter for the max-pool gradient, and for average pooling a sum
+over the window and, backward, one shifted add per kernel tap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+
+name = "strided"
+
+
+def _windows(xp, kh, kw, stride, dilation):
+    """View (N, C, Ho, Wo, kh, kw) of the kh x kw windows of xp; no copy."""
+    (sh, sw), (dh, dw) = stride, dilation
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    view = sliding_window_view(xp, (span_h, span_w), axis=(2, 3))
+    return view[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                          groups=groups)
+    xp = pad_nchw(x, geo.pad)
+    windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+    y = np.empty((geo.N, geo.Ho, geo.Wo, geo.F), dtype=geo.dtype)  # NHWC, transposed below
+    for g in range(geo.groups):
+        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        y[..., cout] = np.tensordot(windows[:, cin], w[cout], axes=([1, 4, 5], [1, 2, 3]))
+    if b is not None:
+        y += b
+    return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), (xp, w, geo)
+
+
+def conv2d_backward(dy, cache):
+    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    xp, w, geo = cache
+    check_grad(dy, geo)
+    (sh, sw), (dh, dw_) = geo.stride, geo.dilation
+    windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+
+    # Zero-stuffed, zero-padded dy: the transposed convolution's input.
+    ph, pw = dh * (geo.kh - 1), dw_ * (geo.kw - 1)
+    dyz = np.zeros((geo.N, geo.F, (geo.Ho - 1) * sh + 1 + 2 * ph, (geo.Wo - 1) * sw + 1 + 2 * pw),
+                   dtype=geo.dtype)
+    dyz[:, :, ph:ph + (geo.Ho - 1) * sh + 1:sh, pw:pw + (geo.Wo - 1) * sw + 1:sw] = dy
+    dy_windows = _windows(dyz, geo.kh, geo.kw, (1, 1), geo.dilation)  # (N, F, Hc, Wc, kh, kw)
+    w_flipped = w[:, :, ::-1, ::-1]
+    Hc, Wc = dy_windows.shape[2:4]  # the part of xp that some window reached
+
+    dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)  # NHWC, transposed below
+    dw = np.empty_like(w)
+    for g in range(geo.groups):
+        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
+        dxp[:, :Hc, :Wc, cin] = np.tensordot(dy_windows[:, cout], w_flipped[cout],
+                                              axes=([1, 4, 5], [0, 2, 3]))
+    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+    return geo.crop(dxp.transpose(0, 3, 1, 2)), dw, db
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    xp = pad_nchw(x, geo.pad, value=-np.inf)
+    flat = _windows(xp, geo.kh, geo.kw, geo.stride, (1, 1)).reshape(geo.y_shape + (-1,))
+    argmax = flat.argmax(axis=-1)  # first maximum in row-major window order; NaN wins
+    y = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    return y, (argmax, geo)
+
+
+def max_pool2d_backward(dy, cache):
+    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    argmax, geo = cache
+    check_grad(dy, geo)
+    (sh, sw) = geo.stride
+    rows = np.arange(geo.Ho)[:, None] * sh + argmax // geo.kw
+    cols = np.arange(geo.Wo) * sw + argmax % geo.kw
+    planes = np.arange(geo.N * geo.C).reshape(geo.N, geo.C, 1, 1)
+    target = (planes * geo.Hp + rows) * geo.Wp + cols  # flat index into dxp
+    # Overlapping windows can pick the same position: bincount sums them (fancy-index += would not).
+    dxp = np.bincount(target.ravel(), weights=dy.ravel(), minlength=geo.N * geo.C * geo.Hp * geo.Wp)
+    dxp = dxp.astype(geo.dtype, copy=False).reshape(geo.N, geo.C, geo.Hp, geo.Wp)
+    return geo.crop(dxp)
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    xp = pad_nchw(x, geo.pad)
+    y = _windows(xp, geo.kh, geo.kw, geo.stride, (1, 1)).sum(axis=(-2, -1))
+    y /= geo.kh * geo.kw
+    return y, (geo,)
+
+
+def avg_pool2d_backward(dy, cache):
+    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    (geo,) = cache
+    check_grad(dy, geo)
+    (sh, sw) = geo.stride
+    share = dy / (geo.kh * geo.kw)
+    dxp = np.zeros((geo.N, geo.C, geo.Hp, geo.Wp), dtype=geo.dtype)
+    for p in range(geo.kh):  # one shifted, strided add per kernel tap
+        for q in range(geo.kw):
+            dxp[:, :, p:p + (geo.Ho - 1) * sh + 1:sh, q:q + (geo.Wo - 1) * sw + 1:sw] += share
+    return geo.crop(dxp)
