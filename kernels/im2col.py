@@ -127,11 +127,14 @@ def _pool_col2im(dcols, geo):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    """y (N, C, Ho, Wo): the maximum of each window; padding is -inf and never wins."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     cols = _pool_cols(x, geo, -np.inf)
     argmax = cols.argmax(axis=0)  # first maximum in row-major tap order; NaN wins
     y = cols[argmax, np.arange(cols.shape[1])]
+    if any(geo.pad):  # an all -inf window must not pick a padding cell
+        first_real = np.broadcast_to(geo.first_real_tap().ravel(), (geo.N * geo.C, geo.Ho * geo.Wo))
+        argmax = np.where(y == -np.inf, first_real.ravel(), argmax)
     return y.reshape(geo.y_shape), (argmax, geo)
 
 

@@ -13,8 +13,9 @@ Backward, by the chain rule on that sum (each output element touches one window)
 
 and dx is dxp with the padding cropped off (padding is a constant; its gradient is dropped).
 
-Pooling: max pool takes the largest value of each kh x kw window of the (-inf)-padded input and
-routes the gradient to that one position (the first one in row-major order on ties); average
+Pooling: max pool takes the largest value among the real (non-padding) elements of each kh x kw
+window - padding acts as -inf but never wins, even against -inf - and routes the gradient to
+that one position (the first one in row-major order on ties, as PyTorch); average
 pool divides the window sum by kh*kw (padding counts, as count_include_pad=True) and spreads
 dy / (kh*kw) over the window.
 
@@ -80,19 +81,24 @@ def conv2d_backward(dy, cache):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    """y (N, C, Ho, Wo): the maximum of the real elements of each window."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
-    xp = pad_nchw(x, geo.pad, value=-np.inf)
     y = np.empty(geo.y_shape, dtype=geo.dtype)
     argmax = np.empty(geo.y_shape, dtype=np.intp)  # flat row-major index inside the window
+    top, left = geo.pad[0], geo.pad[2]
     for n in range(geo.N):
         for c in range(geo.C):
             for i in range(geo.Ho):
                 for j in range(geo.Wo):
                     rows, cols = _pool_window(geo, i, j)
-                    window = xp[n, c, rows, cols]
-                    argmax[n, c, i, j] = np.argmax(window)  # first maximum; NaN wins
-                    y[n, c, i, j] = window.flat[argmax[n, c, i, j]]
+                    # The window in x's own coordinates, clipped to x: padding never wins.
+                    r0, r1 = max(rows.start - top, 0), min(rows.stop - top, geo.H)
+                    c0, c1 = max(cols.start - left, 0), min(cols.stop - left, geo.W)
+                    window = x[n, c, r0:r1, c0:c1]
+                    p, q = divmod(int(np.argmax(window)), c1 - c0)  # first maximum; NaN wins
+                    y[n, c, i, j] = window[p, q]
+                    argmax[n, c, i, j] = (r0 + top - rows.start + p) * geo.kw + \
+                        (c0 + left - cols.start + q)
     return y, (argmax, geo)
 
 

@@ -115,15 +115,18 @@ def conv2d_backward(dy, cache):
 
 
 @njit(parallel=True, **_JIT)
-def _max_pool_forward(xp, y, argmax, kh, kw, sh, sw):
+def _max_pool_forward(xp, y, argmax, kh, kw, sh, sw, top, left, H, W):
     planes, Ho, Wo = y.shape
     for k in prange(planes):
         for i in range(Ho):
+            # Only the real (non-padding) rows and columns of the window compete.
+            p0, p1 = max(top - i * sh, 0), min(top + H - i * sh, kh)
             for j in range(Wo):
-                best = xp[k, i * sh, j * sw]
-                at = 0
-                for p in range(kh):
-                    for q in range(kw):
+                q0, q1 = max(left - j * sw, 0), min(left + W - j * sw, kw)
+                best = xp[k, i * sh + p0, j * sw + q0]
+                at = p0 * kw + q0
+                for p in range(p0, p1):
+                    for q in range(q0, q1):
                         v = xp[k, i * sh + p, j * sw + q]
                         # strictly greater keeps the first maximum; the first NaN wins, as in
                         # NumPy's argmax (the other backends).
@@ -175,11 +178,12 @@ def _planes(a, geo, fill=0.0):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    """y (N, C, Ho, Wo): the maximum of each window; padding never wins."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     y = np.empty((geo.N * geo.C, geo.Ho, geo.Wo), dtype=geo.dtype)
     argmax = np.empty(y.shape, dtype=np.int64)
-    _max_pool_forward(_planes(x, geo, -np.inf), y, argmax, geo.kh, geo.kw, *geo.stride)
+    _max_pool_forward(_planes(x, geo, -np.inf), y, argmax, geo.kh, geo.kw, *geo.stride,
+                      geo.pad[0], geo.pad[2], geo.H, geo.W)
     return y.reshape(geo.y_shape), (argmax, geo)
 
 

@@ -214,6 +214,16 @@ class PoolGeometry(_Padded):
     def y_shape(self) -> tuple[int, int, int, int]:
         return (self.N, self.C, self.Ho, self.Wo)
 
+    def first_real_tap(self) -> np.ndarray:
+        """(Ho, Wo): row-major index of the first non-padding element of each window.
+
+        Max pooling pads with -inf, but padding must never win (PyTorch scans only real
+        elements): where a window's maximum is -inf, its gradient goes here.
+        """
+        p = np.maximum(self.pad[0] - np.arange(self.Ho) * self.stride[0], 0)
+        q = np.maximum(self.pad[2] - np.arange(self.Wo) * self.stride[1], 0)
+        return p[:, None] * self.kw + q
+
 
 def pool2d_geometry(x, kernel_size, *, stride=None, padding=0) -> PoolGeometry:
     """Validate max/avg pool arguments and return their geometry."""

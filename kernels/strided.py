@@ -87,12 +87,14 @@ def conv2d_backward(dy, cache):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding counts as -inf."""
+    """y (N, C, Ho, Wo): the maximum of each window; padding is -inf and never wins."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     xp = pad_nchw(x, geo.pad, value=-np.inf)
     flat = _windows(xp, geo.kh, geo.kw, geo.stride, (1, 1)).reshape(geo.y_shape + (-1,))
     argmax = flat.argmax(axis=-1)  # first maximum in row-major window order; NaN wins
     y = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    if any(geo.pad):  # an all -inf window must not pick a padding cell
+        argmax = np.where(y == -np.inf, geo.first_real_tap(), argmax)
     return y, (argmax, geo)
 
 
