@@ -1,0 +1,280 @@
+"""Independent oracles: SciPy and PyTorch, for EVERY backend (naive included).
+
+These references share no code with the package: SciPy's direct 2-D correlation on an
+explicitly zero-padded input (stride 1, dilation 1, groups 1), and PyTorch's conv2d /
+max_pool2d / avg_pool2d with autograd, whose semantics the contract copies. Comparisons use the
+rounding bound of `kernel_helpers` (K * eps(dtype) * sum|terms|), with the scale computed by
+the same oracle on absolute values. SciPy uses method='direct' (a plain sum of products; its
+FFT path has a norm-wise, not elementwise, error bound). The PyTorch part skips cleanly when
+torch is not installed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from scipy import signal
+
+from kernel_helpers import (DTYPE_IDS, DTYPES, as_pair, assert_within_rounding, conv_configs,
+                            conv_inputs, pool_configs, pool_input)
+
+# ------------------------------------------------------------------------------ SciPy
+
+# id: (N, C, H, W, F, (kh, kw), padding (top, bottom, left, right) or None for 'same')
+SCIPY_CASES = {
+    "k3-p0": (2, 3, 6, 7, 4, (3, 3), (0, 0, 0, 0)),
+    "k3-p1": (1, 2, 5, 5, 3, (3, 3), (1, 1, 1, 1)),
+    "k2x3-p2x0": (2, 2, 4, 6, 2, (2, 3), (2, 2, 0, 0)),
+    "k1x1": (2, 4, 3, 5, 3, (1, 1), (0, 0, 0, 0)),
+    "k4x1-p1x2": (1, 3, 7, 4, 2, (4, 1), (1, 1, 2, 2)),
+    "cin1-k5": (2, 1, 8, 6, 3, (5, 5), (0, 0, 0, 0)),
+    "kernel-eq-input": (1, 2, 3, 4, 2, (3, 4), (0, 0, 0, 0)),
+    "same-k2x4": (2, 2, 5, 6, 3, (2, 4), None),
+}
+
+
+def _scipy_conv(x, w, b, dy, pad):
+    """Forward y and backward dx, dw, db (float64) with SciPy's direct correlate/convolve:
+    y[n,f] = sum_c correlate(xp[n,c], w[f,c], 'valid') + b[f];
+    dxp[n,c] = sum_f convolve(dy[n,f], w[f,c], 'full');  dw[f,c] = sum_n correlate(xp[n,c],
+    dy[n,f], 'valid');  db[f] = sum dy[n,f]."""
+    top, bottom, left, right = pad
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    N, C = x.shape[:2]
+    F = w.shape[0]
+    y = np.stack([np.stack([
+        sum(signal.correlate(xp[n, c], w[f, c], mode="valid", method="direct")
+            for c in range(C)) + (0.0 if b is None else b[f])
+        for f in range(F)]) for n in range(N)])
+    if dy is None:
+        return y
+    dxp = np.stack([np.stack([
+        sum(signal.convolve(dy[n, f], w[f, c], mode="full", method="direct") for f in range(F))
+        for c in range(C)]) for n in range(N)])
+    dx = dxp[:, :, top:top + x.shape[2], left:left + x.shape[3]]
+    dw = np.stack([np.stack([
+        sum(signal.correlate(xp[n, c], dy[n, f], mode="valid", method="direct")
+            for n in range(N))
+        for c in range(C)]) for f in range(F)])
+    db = None if b is None else dy.sum(axis=(0, 2, 3))
+    return y, dx, dw, db
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", list(SCIPY_CASES.values()), ids=list(SCIPY_CASES))
+def test_conv_matches_scipy_correlate(backend, case, bias, dtype):
+    """Stride-1 conv y, dx, dw, db of every backend match SciPy's direct correlation."""
+    N, C, H, W, F, (kh, kw), pad = case
+    rng = np.random.default_rng(sum(map(ord, repr((case, bias)))))
+    x, w, b = conv_inputs(rng, N=N, C=C, H=H, W=W, F=F, kh=kh, kw=kw, bias=bias, dtype=dtype)
+    if pad is None:  # 'same': total k-1, the odd extra row/column at the bottom/right
+        padding = "same"
+        pad = ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
+    else:
+        padding = (pad[0], pad[2])
+    y, cache = backend.conv2d_forward(x, w, b, padding=padding)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx, dw, db = backend.conv2d_backward(dy, cache)
+
+    f64 = [None if a is None else a.astype(np.float64) for a in (x, w, b, dy)]
+    ab = [None if a is None else np.abs(a) for a in f64]
+    ref = _scipy_conv(*f64, pad)
+    scale = _scipy_conv(*ab, pad)
+    K_y, K_dx, K_dw = C * kh * kw + bias, F * kh * kw, N * y.shape[2] * y.shape[3]
+    assert_within_rounding(y, ref[0], scale[0], K_y, dtype, "y")
+    assert_within_rounding(dx, ref[1], scale[1], K_dx, dtype, "dx")
+    assert_within_rounding(dw, ref[2], scale[2], K_dw, dtype, "dw")
+    if bias:
+        assert_within_rounding(db, ref[3], scale[3], K_dw, dtype, "db")
+    else:
+        assert db is None
+
+
+# ------------------------------------------------------------------------------ PyTorch
+
+@pytest.fixture(scope="module")
+def torch():
+    """The torch module, single-threaded for this module: on these tiny tensors intra-op
+    threading makes each call ~100x slower (tens of ms instead of ~0.3 ms)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+def _t(torch, a, dtype, grad=True):
+    if a is None:
+        return None
+    return torch.from_numpy(np.array(a, dtype=dtype)).requires_grad_(grad)
+
+
+def torch_conv(torch, x, w, b, dy, params, dtype):
+    """PyTorch conv2d forward and autograd backward in `dtype`, as float64 numpy arrays."""
+    tx, tw, tb = (_t(torch, a, dtype) for a in (x, w, b))
+    with warnings.catch_warnings():  # 'same' with an even kernel: a note about a copy
+        warnings.simplefilter("ignore", UserWarning)
+        y = torch.nn.functional.conv2d(tx, tw, tb, **params)
+    grads = torch.autograd.grad(y, [t for t in (tx, tw, tb) if t is not None],
+                                grad_outputs=_t(torch, dy, dtype, grad=False))
+    out = [y.detach().numpy().astype(np.float64)] + [g.numpy().astype(np.float64) for g in grads]
+    return out + [None] * (4 - len(out))  # db = None without a bias
+
+
+def torch_pool(torch, pool, x, k, dy, params, dtype):
+    """PyTorch {max,avg}_pool2d forward and backward in `dtype`, as float64 numpy arrays."""
+    tx = _t(torch, x, dtype)
+    y = getattr(torch.nn.functional, f"{pool}_pool2d")(tx, k, **params)
+    (dx,) = torch.autograd.grad(y, [tx], grad_outputs=_t(torch, dy, dtype, grad=False))
+    return y.detach().numpy().astype(np.float64), dx.numpy().astype(np.float64)
+
+
+def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params):
+    """Backend conv (x's dtype) vs PyTorch float64 on the same values, and for float32 inputs
+    also vs PyTorch float32 (both are K-term sums in float32: C_BOUND = 2 covers both errors)."""
+    dtype = x.dtype
+    y, cache = backend.conv2d_forward(x, w, b, **params)
+    dy = dy_rng.standard_normal(y.shape).astype(dtype)
+    dx, dw, db = backend.conv2d_backward(dy, cache)
+    ref = torch_conv(torch, x, w, b, dy, params, np.float64)
+    scale = torch_conv(torch, *(None if a is None else np.abs(a.astype(np.float64))
+                                for a in (x, w, b, dy)), params, np.float64)
+    F, Cg, kh, kw = w.shape
+    groups = params.get("groups", 1)
+    K = {"y": Cg * kh * kw + (b is not None), "dx": F // groups * kh * kw,
+         "dw": x.shape[0] * y.shape[2] * y.shape[3]}
+    K["db"] = K["dw"]
+    refs = [ref] + ([torch_conv(torch, x, w, b, dy, params, np.float32)]
+                    if dtype == np.float32 else [])
+    for r, label in zip(refs, ("torch-f64", "torch-f32")):
+        for name, got, want, s in zip(("y", "dx", "dw", "db"), (y, dx, dw, db), r, scale):
+            if name == "db" and b is None:
+                assert got is None, "db must be None without a bias"
+                continue
+            assert_within_rounding(got, want, s, K[name], dtype, f"{name} vs {label}")
+
+
+def check_pool_against_torch(torch, backend, pool, x, k, dy_rng, params):
+    """Backend pool vs PyTorch (float64 and, for float32 input, float32). Max-pool forward is
+    exact; gradients get the rounding bound with K = kh*kw (+2 for avg's division)."""
+    dtype = x.dtype
+    kh, kw = as_pair(k)
+    y, cache = getattr(backend, f"{pool}_pool2d_forward")(x, k, **params)
+    dy = dy_rng.standard_normal(y.shape).astype(dtype)
+    dx = getattr(backend, f"{pool}_pool2d_backward")(dy, cache)
+    x64 = x.astype(np.float64)
+    ref = torch_pool(torch, pool, x64, k, dy, params, np.float64)
+    y_scale = torch_pool(torch, pool, np.abs(x64), k, dy, params, np.float64)[0]
+    dx_scale = torch_pool(torch, pool, x64, k, np.abs(dy.astype(np.float64)), params,
+                          np.float64)[1]
+    refs = [ref] + ([torch_pool(torch, pool, x, k, dy, params, np.float32)]
+                    if dtype == np.float32 else [])
+    K = kh * kw + (2 if pool == "avg" else 0)
+    for r, label in zip(refs, ("torch-f64", "torch-f32")):
+        if pool == "max":
+            assert y.dtype == dtype and y.shape == r[0].shape
+            np.testing.assert_array_equal(y.astype(np.float64), r[0],
+                                          err_msg=f"max-pool y vs {label}")
+        else:
+            assert_within_rounding(y, r[0], y_scale, K, dtype, f"avg-pool y vs {label}")
+        assert_within_rounding(dx, r[1], dx_scale, K, dtype, f"{pool}-pool dx vs {label}")
+
+
+# id: (N, C, H, W, F, (kh, kw), params)
+TORCH_CONV_CASES = {
+    "k3-s1-p0": (2, 3, 6, 6, 4, (3, 3), {}),
+    "k3-s2-p1": (2, 2, 7, 6, 3, (3, 3), dict(stride=2, padding=1)),
+    "k3-s3": (1, 2, 9, 8, 2, (3, 3), dict(stride=3)),
+    "k2x3-s1x2-p2x1": (1, 2, 6, 7, 3, (2, 3), dict(stride=(1, 2), padding=(2, 1))),
+    "k3-p0x2": (2, 2, 5, 4, 2, (3, 3), dict(padding=(0, 2))),
+    "same-k3": (1, 2, 5, 6, 3, (3, 3), dict(padding="same")),
+    "same-k2-odd-total": (2, 2, 5, 5, 2, (2, 2), dict(padding="same")),
+    "same-k4x2-d3x1": (1, 2, 8, 6, 2, (4, 2), dict(padding="same", dilation=(3, 1))),
+    "valid-k1x3": (2, 2, 4, 6, 3, (1, 3), dict(padding="valid")),
+    "k3x1-d2": (1, 2, 8, 5, 3, (3, 1), dict(dilation=2)),
+    "k3-d3-p3": (1, 1, 6, 6, 2, (3, 3), dict(dilation=3, padding=3)),
+    "k2-d2x1-s2-p1": (2, 2, 7, 6, 2, (2, 2), dict(dilation=(2, 1), stride=2, padding=1)),
+    "groups2": (2, 4, 5, 5, 4, (3, 3), dict(groups=2, padding=1)),
+    "groups2-F6-s2": (1, 4, 7, 6, 6, (2, 2), dict(groups=2, stride=2)),
+    "depthwise-F1xC": (2, 3, 5, 5, 3, (3, 3), dict(groups=3, padding="same")),
+    "depthwise-F2xC-s2": (1, 3, 7, 7, 6, (3, 3), dict(groups=3, stride=2, padding=1)),
+    "k4x4-p1": (1, 2, 7, 6, 2, (4, 4), dict(padding=1)),
+    "k1x1": (2, 3, 4, 5, 2, (1, 1), {}),
+    "batch1-cin1": (1, 1, 6, 6, 2, (3, 3), {}),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", list(TORCH_CONV_CASES.values()), ids=list(TORCH_CONV_CASES))
+def test_conv_matches_torch(torch, backend, case, bias, dtype):
+    """Conv y, dx, dw, db of every backend match PyTorch conv2d + autograd."""
+    N, C, H, W, F, (kh, kw), params = case
+    rng = np.random.default_rng(sum(map(ord, repr((case, bias)))))
+    x, w, b = conv_inputs(rng, N=N, C=C, H=H, W=W, F=F, kh=kh, kw=kw,
+                          groups=params.get("groups", 1), bias=bias, dtype=dtype)
+    check_conv_against_torch(torch, backend, x, w, b, rng, params)
+
+
+# id: (N, C, H, W, kernel_size, params)
+TORCH_POOL_CASES = {
+    "k2": (2, 2, 6, 6, 2, {}),
+    "k3-s2-overlap": (1, 3, 7, 8, 3, dict(stride=2)),
+    "k3-s1-p1": (2, 2, 5, 6, 3, dict(stride=1, padding=1)),
+    "k2x3-s1x2-p1": (1, 2, 6, 7, (2, 3), dict(stride=(1, 2), padding=1)),
+    "k3x1-s1-p1x0": (2, 1, 6, 4, (3, 1), dict(stride=1, padding=(1, 0))),
+    "k4-s1-p2": (1, 2, 5, 6, 4, dict(stride=1, padding=2)),
+    "k5-s3-p2": (1, 2, 9, 8, 5, dict(stride=3, padding=2)),
+    "k2-s3": (1, 2, 8, 8, 2, dict(stride=3)),
+    "kernel-eq-input": (2, 2, 4, 3, (4, 3), {}),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("values", ["normal", "ties"])
+@pytest.mark.parametrize("pool", ["max", "avg"])
+@pytest.mark.parametrize("case", list(TORCH_POOL_CASES.values()), ids=list(TORCH_POOL_CASES))
+def test_pool_matches_torch(torch, backend, case, pool, values, dtype):
+    """Max/avg pool forward and backward of every backend match PyTorch; with "ties" (values in
+    {0, 1, 2}) max-pool gradients must go where PyTorch sends them (first max, row-major)."""
+    N, C, H, W, k, params = case
+    rng = np.random.default_rng(sum(map(ord, repr((case, pool, values)))))
+    x = pool_input(rng, (N, C, H, W), dtype, ints=values == "ties")
+    check_pool_against_torch(torch, backend, pool, x, k, rng, params)
+
+
+@given(cfg=conv_configs())
+def test_conv_random_configs_match_torch(torch, backend, cfg):
+    """Random valid conv2d configurations: every backend (naive included) matches PyTorch."""
+    shapes, params, seed = cfg
+    rng = np.random.default_rng(seed)
+    x, w, b = conv_inputs(rng, **shapes)
+    check_conv_against_torch(torch, backend, x, w, b, rng, params)
+
+
+@given(cfg=pool_configs())
+def test_pools_random_configs_match_torch(torch, backend, cfg):
+    """Random valid pool configurations: every backend matches PyTorch, max and avg."""
+    x_spec, k, params, seed = cfg
+    rng = np.random.default_rng(seed)
+    x = pool_input(rng, **x_spec)
+    check_pool_against_torch(torch, backend, "max", x, k, rng, params)
+    check_pool_against_torch(torch, backend, "avg", x, k, rng, params)
+
+
+# Padding must never win a max-pool window, even one whose real elements are all -inf:
+# PyTorch scans only real elements and routes the gradient to the first real one.
+def test_max_pool_all_minus_inf_window_routes_gradient_like_torch(torch, backend):
+    """x all -inf, 2x2 windows, stride 1, padding 1: PyTorch sends each of the 9 window
+    gradients to the window's first real element, so dx sums to 9 ([[4, 2], [2, 1]])."""
+    x = np.full((1, 1, 2, 2), -np.inf)
+    y, cache = backend.max_pool2d_forward(x, 2, stride=1, padding=1)
+    dy = np.ones_like(y)
+    dx = backend.max_pool2d_backward(dy, cache)
+    _, dx_torch = torch_pool(torch, "max", x, 2, dy, dict(stride=1, padding=1), np.float64)
+    np.testing.assert_array_equal(dx_torch[0, 0], [[4.0, 2.0], [2.0, 1.0]])  # the oracle
+    np.testing.assert_array_equal(dx, dx_torch)
