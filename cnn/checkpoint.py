@@ -1,0 +1,70 @@
+"""Checkpoints: one .npz with parameters, optimiser state and a JSON metadata record.
+
+Layout of the archive:
+    param/<layer>.<name>   model parameters (e.g. param/0.w)
+    optim/<key>            optimiser state (velocity/..., or t, m/..., v/...)
+    meta                   JSON: format, arch, dtype, training settings, epochs done,
+                           the shuffling RNG's state and the per-epoch history
+
+Files are written to a temporary file in the target directory and renamed into place, so a
+crash never leaves a half-written checkpoint where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from kernels.files import atomic_write
+
+FORMAT = "convbench-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """The checkpoint is unreadable, not ours, or does not fit the model."""
+
+
+def save_checkpoint(path, model, optimizer, meta: dict) -> None:
+    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    if optimizer is not None:
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+    record = dict(meta, format=FORMAT, arch=model.arch, dtype=model.dtype.name)
+    arrays["meta"] = np.array(json.dumps(record))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path):
+    """(params, optimizer_state, meta) from a checkpoint file, or CheckpointError."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with archive:
+            contents = {k: archive[k] for k in archive.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({e})") from None
+    try:
+        meta = json.loads(str(contents.pop("meta")))
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{path} is not a convbench checkpoint (no metadata)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a convbench checkpoint (format "
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    params = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
+    optim = {k[len("optim/"):]: v for k, v in contents.items() if k.startswith("optim/")}
+    return params, optim, meta
+
+
+def load_into(model, params, path) -> None:
+    """Load parameters, turning a mismatch into a CheckpointError that names the file."""
+    try:
+        model.load_state_dict(params)
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {path} does not fit architecture {model.arch}: "
+                              f"{e}") from None

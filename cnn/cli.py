@@ -1,0 +1,323 @@
+"""Command line: python -m cnn {train,evaluate,predict} ...
+
+Every user error (bad argument, missing or corrupt data, bad checkpoint) ends in one line on
+stderr and exit code 2, without a traceback; output files are written atomically, so a failed
+run leaves none behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import kernels
+
+from kernels.files import atomic_write
+
+from .checkpoint import CheckpointError, load_checkpoint, load_into
+from .data import DataError, load_mnist
+from .model import ARCHITECTURES, build_model
+from .optim import OPTIMIZERS
+from .train import (RESUME_KEYS, TrainConfig, evaluate, new_state, prepare_images, resume_state,
+                    save_state, train_epoch)
+
+DEFAULT_BACKEND = "im2col"
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind, check, what):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") \
+                from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {what}")
+        return value
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+positive_float = _number(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
+decay_factor = _number(float, lambda v: 0 < v <= 1, "in (0, 1]")
+non_negative_float = _number(float, lambda v: v >= 0 and np.isfinite(v), "a non-negative number")
+momentum_factor = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+def build_parser():
+    parser = _Parser(prog="python -m cnn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    backends = kernels.available()
+
+    train = commands.add_parser("train", help="train a model on MNIST")
+    train.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
+    train.add_argument("--arch", choices=list(ARCHITECTURES))
+    train.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs,
+                       help="total epochs (a resumed run continues up to this number)")
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    train.add_argument("--lr", type=positive_float)
+    train.add_argument("--lr-decay", type=decay_factor,
+                       help="multiply the learning rate by this after every epoch")
+    train.add_argument("--momentum", type=momentum_factor, help="SGD momentum")
+    train.add_argument("--weight-decay", type=non_negative_float)
+    train.add_argument("--shift", type=non_negative_int,
+                       help="augment: shift images randomly by up to N pixels (default 2; 0 off)")
+    train.add_argument("--seed", type=non_negative_int)
+    train.add_argument("--dtype", choices=["float32", "float64"])
+    train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else a cache)")
+    train.add_argument("--limit-train", type=positive_int, help="use the first N train images")
+    train.add_argument("--limit-test", type=positive_int, help="use the first N test images")
+    train.add_argument("--save", metavar="CKPT", help="checkpoint written after every epoch")
+    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    train.add_argument("--metrics-json", metavar="PATH")
+    train.add_argument("--plot", metavar="PNG", help="loss/accuracy curves (needs matplotlib)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
+    evaluate_.add_argument("model")
+    evaluate_.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
+    evaluate_.add_argument("--data-dir")
+    evaluate_.add_argument("--limit-test", type=positive_int)
+
+    predict = commands.add_parser("predict", help="classify PNG files or test-set images")
+    predict.add_argument("model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="a 28x28 grayscale PNG, or an index into the test set")
+    predict.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
+    predict.add_argument("--data-dir")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[
+            args.command](args)
+    except (UsageError, DataError, CheckpointError) as e:
+        print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _config_from(args):
+    """TrainConfig from the flags; also the names of the settings the user gave."""
+    config, explicit = TrainConfig(epochs=args.epochs), set()
+    for key in RESUME_KEYS:
+        value = getattr(args, key)
+        if value is not None:
+            setattr(config, key, value)
+            explicit.add(key)
+    return config, explicit
+
+
+def _check_writable(*paths):
+    """Fail before hours of training, not after, when an output cannot be written."""
+    for path in paths:
+        if path is None:
+            continue
+        if Path(path).is_dir():
+            raise UsageError(f"cannot write {path}: it is a directory")
+        if not Path(path).parent.resolve().is_dir():
+            raise UsageError(f"cannot write {path}: directory {Path(path).parent} does not exist")
+
+
+def cmd_train(args):
+    _check_writable(args.save, args.metrics_json, args.plot)
+    if args.plot:
+        _require_matplotlib()
+    config, explicit = _config_from(args)
+    backend = kernels.get_backend(args.backend)
+    if args.resume:
+        state = resume_state(args.resume, config, backend, explicit)
+    else:
+        state = new_state(config, backend)
+    data = load_mnist(args.data_dir)
+    dtype = np.dtype(config.dtype).type
+    x_train = prepare_images(data.train_images[:args.limit_train], dtype)
+    y_train = data.train_labels[:args.limit_train].astype(np.intp)
+    x_test = prepare_images(data.test_images[:args.limit_test], dtype)
+    y_test = data.test_labels[:args.limit_test].astype(np.intp)
+    print(f"training {config.arch} ({config.dtype}) with backend {backend.name} on "
+          f"{len(x_train)} images, testing on {len(x_test)}; epochs "
+          f"{state.epochs_done + 1}..{config.epochs}", flush=True)
+    if state.epochs_done >= config.epochs:
+        print(f"the checkpoint already has {state.epochs_done} epochs; nothing to do")
+
+    while state.epochs_done < config.epochs:
+        epoch = state.epochs_done + 1
+        with _progress_bar(len(x_train), f"epoch {epoch}/{config.epochs}",
+                           disable=args.no_progress) as progress:
+            loss, accuracy, seconds = train_epoch(state, x_train, y_train, progress)
+        test_accuracy, _ = evaluate(state.model, x_test, y_test)
+        state.history.append(dict(epoch=epoch, train_loss=loss, train_accuracy=accuracy,
+                                  test_accuracy=test_accuracy, seconds=seconds,
+                                  images_per_second=len(x_train) / seconds,
+                                  lr=state.optimizer.lr, backend=backend.name))
+        print(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {accuracy:.2%}  "
+              f"test {test_accuracy:.2%}  {seconds:.1f} s ({len(x_train) / seconds:,.0f} img/s)"
+              f"  lr {state.optimizer.lr:.2e}", flush=True)
+        if args.save:
+            save_state(args.save, state, {"backend": backend.name})
+
+    if args.metrics_json:
+        _write_metrics(args.metrics_json, state, backend, len(x_train), len(x_test))
+    if args.plot:
+        _plot(args.plot, state.history)
+    if state.history:
+        print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
+    return 0
+
+
+def _write_metrics(path, state, backend, train_samples, test_samples):
+    config = state.config
+    record = dict(backend=backend.name, arch=config.arch, dtype=config.dtype, seed=config.seed,
+                  optimizer=config.optimizer, lr=config.lr, lr_decay=config.lr_decay,
+                  batch_size=config.batch_size, train_samples=train_samples,
+                  test_samples=test_samples, epochs=state.history,
+                  test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
+                  environment=dict(python=platform.python_version(), numpy=np.__version__,
+                                   machine=platform.machine(), cpus=os.cpu_count()))
+    text = json.dumps(record, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'convbench[plot]'") from None
+
+
+def _plot(path, history):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [h["train_loss"] for h in history], "o-")
+    left.set(xlabel="epoch", ylabel="train loss", title="loss")
+    right.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
+    right.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
+    right.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    right.legend()
+    for axes in (left, right):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
+
+
+class _progress_bar:
+    """tqdm bar over images with running loss/accuracy; tqdm shows images/s itself."""
+
+    def __init__(self, total, desc, disable):
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=False,
+                        disable=True if disable else None, mininterval=0.5)
+        self.done = 0
+
+    def __call__(self, seen, loss, accuracy, seconds):
+        self.bar.update(seen - self.done)
+        self.done = seen
+        if self.bar.n == self.bar.total or seen % 4096 < 64:  # set_postfix is not free
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.2%}", refresh=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _load_model(path, backend_name):
+    params, _, meta = load_checkpoint(path)
+    if meta.get("arch") not in ARCHITECTURES:
+        raise CheckpointError(f"checkpoint {path} has unknown architecture {meta.get('arch')!r}")
+    model = build_model(meta["arch"], backend=kernels.get_backend(backend_name),
+                        dtype=meta.get("dtype", "float32"))
+    load_into(model, params, path)
+    return model
+
+
+def cmd_evaluate(args):
+    model = _load_model(args.model, args.backend)
+    data = load_mnist(args.data_dir)
+    x = prepare_images(data.test_images[:args.limit_test], model.dtype.type)
+    labels = data.test_labels[:args.limit_test].astype(np.intp)
+    accuracy, confusion = evaluate(model, x, labels)
+    print(f"{model.arch}: test accuracy {accuracy:.2%} on {len(x)} images "
+          f"({int(round(accuracy * len(x)))} correct)")
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for digit, row in enumerate(confusion):
+        print(f"{digit:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def _read_png(path):
+    """A 28x28 grayscale image as uint8; a light background is inverted to MNIST's
+    white-on-black."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise UsageError("reading PNG files needs Pillow: pip install 'convbench[plot]'") \
+            from None
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise UsageError(f"{path}: not a readable image ({e})") from None
+    if pixels.shape != (28, 28):
+        raise UsageError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, "
+                         "expected 28x28")
+    return 255 - pixels if pixels.mean() > 127 else pixels
+
+
+def cmd_predict(args):
+    model = _load_model(args.model, args.backend)
+    images, names, truth, test = [], [], [], None
+    for item in args.images:
+        if item.isdigit() and not Path(item).exists():
+            if test is None:
+                test = load_mnist(args.data_dir)
+            index = int(item)
+            if index >= len(test.test_images):
+                raise UsageError(f"test index {index} out of range 0..{len(test.test_images) - 1}")
+            images.append(test.test_images[index])
+            names.append(f"test[{index}]")
+            truth.append(int(test.test_labels[index]))
+        else:
+            images.append(_read_png(item))
+            names.append(item)
+            truth.append(None)
+    logits = model.predict_logits(prepare_images(np.stack(images), model.dtype.type))
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    for name, p, label in zip(names, probs, truth):
+        digit = int(p.argmax())
+        note = "" if label is None else f"  (label {label}{'' if label == digit else ', WRONG'})"
+        print(f"{name}: {digit}  p={p[digit]:.3f}{note}")
+    return 0

@@ -1,0 +1,140 @@
+"""Training and evaluation loops.
+
+Determinism: the initial parameters come from `seed`, the per-epoch shuffling from a separate
+generator seeded by (seed, 1) whose state is saved in every checkpoint together with the
+optimiser state and the epoch count. Resuming therefore replays exactly the batches, the
+learning rates and the updates that an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
+from .model import build_model
+from .optim import learning_rate, make_optimizer
+
+# Mean and standard deviation of the MNIST training pixels (scaled to [0, 1]).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def prepare_images(images, dtype=np.float32):
+    """uint8 (N, 28, 28) -> standardised (N, 1, 28, 28) in `dtype`."""
+    x = images.astype(dtype)[:, None] / dtype(255)
+    return (x - dtype(MNIST_MEAN)) / dtype(MNIST_STD)
+
+
+def random_shift(x, max_shift, rng):
+    """Translate each image (N, 1, H, W) by up to max_shift pixels in each direction, filling
+    with the background value: the cheapest augmentation that helps MNIST generalise."""
+    if max_shift == 0:
+        return x
+    N, _, H, W = x.shape
+    background = (0 - MNIST_MEAN) / MNIST_STD
+    padded = np.full((N, H + 2 * max_shift, W + 2 * max_shift), background, dtype=x.dtype)
+    padded[:, max_shift:max_shift + H, max_shift:max_shift + W] = x[:, 0]
+    top, left = rng.integers(0, 2 * max_shift + 1, size=(2, N))
+    rows = (top[:, None] + np.arange(H))[:, :, None]
+    cols = (left[:, None] + np.arange(W))[:, None, :]
+    return padded[np.arange(N)[:, None, None], rows, cols][:, None]
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "convnet"
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_decay: float = 0.7
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+    dtype: str = "float32"
+    shift: int = 2  # random translation augmentation, in pixels (0: none)
+
+
+# Settings a resumed run must share with its checkpoint (else it is another run).
+RESUME_KEYS = ("arch", "batch_size", "optimizer", "lr", "lr_decay", "momentum",
+               "weight_decay", "seed", "dtype", "shift")
+
+
+@dataclass
+class TrainState:
+    model: object
+    optimizer: object
+    shuffle_rng: np.random.Generator
+    config: TrainConfig
+    epochs_done: int = 0
+    history: list = field(default_factory=list)
+
+
+def new_state(config: TrainConfig, backend) -> TrainState:
+    model = build_model(config.arch, backend=backend, seed=config.seed, dtype=config.dtype)
+    optimizer = make_optimizer(config.optimizer, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    return TrainState(model, optimizer, np.random.default_rng([config.seed, 1]), config)
+
+
+def resume_state(path, config: TrainConfig, backend, explicit=()) -> TrainState:
+    """Rebuild the state saved in `path`. Settings in `explicit` (given by the user) must
+    agree with the checkpoint's; the others are taken from it."""
+    params, optim_state, meta = load_checkpoint(path)
+    saved = meta.get("config", {})
+    for key in RESUME_KEYS:
+        if key not in saved:
+            raise CheckpointError(f"checkpoint {path} has no training setting {key!r}")
+        if key in explicit and getattr(config, key) != saved[key]:
+            raise CheckpointError(f"checkpoint {path} was trained with {key}={saved[key]!r}, "
+                                  f"not {getattr(config, key)!r}")
+        setattr(config, key, saved[key])
+    state = new_state(config, backend)
+    load_into(state.model, params, path)
+    try:
+        state.optimizer.load_state_dict(optim_state)
+        state.shuffle_rng.bit_generator.state = meta["shuffle_rng"]
+        state.epochs_done = int(meta["epochs_done"])
+        state.history = list(meta["history"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} has incomplete training state ({e!r})") \
+            from None
+    return state
+
+
+def save_state(path, state: TrainState, extra_meta=None) -> None:
+    meta = dict(extra_meta or {}, config=asdict(state.config), epochs_done=state.epochs_done,
+                shuffle_rng=state.shuffle_rng.bit_generator.state, history=state.history)
+    save_checkpoint(path, state.model, state.optimizer, meta)
+
+
+def train_epoch(state: TrainState, x, labels, progress=None):
+    """One pass over (x, labels) in a fresh random order, each batch randomly shifted;
+    returns (loss, accuracy, seconds)."""
+    config, model = state.config, state.model
+    state.optimizer.lr = learning_rate(config.lr, config.lr_decay, state.epochs_done)
+    order = state.shuffle_rng.permutation(len(x))
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    for first in range(0, len(x), config.batch_size):
+        batch = order[first:first + config.batch_size]
+        inputs = random_shift(x[batch], config.shift, state.shuffle_rng)
+        loss, logits = model.loss_and_grads(inputs, labels[batch])
+        state.optimizer.step(model.parameters())
+        total_loss += loss * len(batch)
+        correct += int((logits.argmax(axis=1) == labels[batch]).sum())
+        seen += len(batch)
+        if progress is not None:
+            progress(seen, total_loss / seen, correct / seen, time.perf_counter() - start)
+    state.epochs_done += 1
+    return total_loss / seen, correct / seen, time.perf_counter() - start
+
+
+def evaluate(model, x, labels, batch_size=500):
+    """(accuracy, confusion matrix (10, 10) with rows = true label, columns = predicted)."""
+    predicted = model.predict_logits(x, batch_size).argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    return float((predicted == labels).mean()), confusion
