@@ -1,0 +1,59 @@
+"""Convolution layers: forward, backward (data + weights), GF/s and workspace."""
+
+import numpy as np
+
+import kernels
+from kernels.bench import measure, workspace_bytes
+from kernels.cases import CONV_CASES
+
+from .common import BACKENDS, CONV_NAMES, skip_unless_practical
+
+
+class _Conv:
+    param_names = ["backend", "case"]
+    params = [BACKENDS, CONV_NAMES]
+    timeout = 600
+
+    def setup(self, backend, case):
+        self.case = CONV_CASES[case]
+        skip_unless_practical(self.case, backend)
+        self.backend = kernels.get_backend(backend)
+        self.x, self.w, self.b, self.dy = self.case.arrays(np.float32)
+        self.kwargs = self.case.params()
+        # Warm-up: Numba compiles (or loads its cache) here, never inside a timing.
+        self.y, self.cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
+        self.backend.conv2d_backward(self.dy, self.cache)
+
+
+class ConvForward(_Conv):
+    def time_forward(self, backend, case):
+        self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
+
+
+class ConvBackward(_Conv):
+    def time_backward(self, backend, case):
+        self.backend.conv2d_backward(self.dy, self.cache)
+
+
+class ConvMetrics(_Conv):
+    """Derived numbers: asv stores and plots them like timings."""
+
+    repeat = 1
+    number = 1
+
+    def track_gflops(self, backend, case):
+        def step():
+            y, cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
+            self.backend.conv2d_backward(self.dy, cache)
+        seconds = measure(step, repeats=1 if backend == "naive" else 7)["median"]
+        return (self.case.flops_forward + self.case.flops_backward) / seconds / 1e9
+
+    track_gflops.unit = "GF/s"
+
+    def track_workspace_bytes(self, backend, case):
+        def both():
+            y, cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
+            return (y, *self.backend.conv2d_backward(self.dy, cache))
+        return workspace_bytes(both)
+
+    track_workspace_bytes.unit = "bytes"

@@ -1,0 +1,11 @@
+"""python -m kernels bench [options]: see kernels.report (or --help)."""
+
+import sys
+
+if len(sys.argv) < 2 or sys.argv[1] != "bench":
+    sys.exit("usage: python -m kernels bench [--quick] [--backends ...] [--json PATH] "
+             "[--plot PNG] (python -m kernels bench --help for all options)")
+
+from .report import main  # noqa: E402  (after the usage check: keeps `--help` typos cheap)
+
+sys.exit(main(sys.argv[2:]))

@@ -1,0 +1,129 @@
+"""The named layer shapes that asv, pytest-benchmark and `python -m kernels bench` all time.
+
+Conv and pool layers of the three CNN architectures at batch 64 (the training batch), plus a
+few standard shapes that stress other corners of the algorithms: a 1x1 conv (a pure GEMM,
+no window overlap), a strided conv, grouped and depthwise convs (many tiny GEMMs) and a
+larger 64-channel 3x3 conv.
+
+FLOPs count a multiply-add as two: forward 2*N*F*(C/groups)*kh*kw*Ho*Wo, and backward-data
+and backward-weights cost the same each, so a full backward is twice the forward.
+`naive_ok` marks the cases where the naive backend finishes in seconds, so a full report
+stays in minutes; the naive rung is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .shapes import conv2d_geometry, pool2d_geometry
+
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    name: str
+    C: int
+    F: int
+    H: int
+    k: int
+    stride: int = 1
+    padding: int | str = 0
+    groups: int = 1
+    N: int = BATCH
+    naive_ok: bool = True
+    mnist: bool = False  # a layer of one of the CNN architectures
+    kind = "conv"
+
+    def arrays(self, dtype=np.float32, seed=0):
+        """(x, w, b, dy) with unit-variance entries; dy matches the output shape."""
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((self.N, self.C, self.H, self.H)).astype(dtype)
+        w = rng.standard_normal((self.F, self.C // self.groups, self.k, self.k)).astype(dtype)
+        b = rng.standard_normal(self.F).astype(dtype)
+        dy = rng.standard_normal(self.geometry(x, w, b).y_shape).astype(dtype)
+        return x, w, b, dy
+
+    def params(self):
+        return dict(stride=self.stride, padding=self.padding, groups=self.groups)
+
+    def geometry(self, x=None, w=None, b=None):
+        if x is None:
+            x = np.empty((self.N, self.C, self.H, self.H), np.float32)
+            w = np.empty((self.F, self.C // self.groups, self.k, self.k), np.float32)
+        return conv2d_geometry(x, w, b, **self.params())
+
+    @property
+    def flops_forward(self) -> int:
+        return self.geometry().flops
+
+    @property
+    def flops_backward(self) -> int:
+        return 2 * self.geometry().flops
+
+    def describe(self) -> str:
+        extra = "".join([f" s{self.stride}" if self.stride != 1 else "",
+                         f" p{self.padding}" if self.padding else "",
+                         f" g{self.groups}" if self.groups != 1 else ""])
+        return f"{self.N}x{self.C}x{self.H}x{self.H} -> {self.F}@{self.k}x{self.k}{extra}"
+
+
+@dataclass(frozen=True)
+class PoolCase:
+    name: str
+    op: str  # 'max' or 'avg'
+    C: int
+    H: int
+    k: int = 2
+    N: int = BATCH
+    naive_ok: bool = True
+    mnist: bool = True
+    kind = "pool"
+
+    def arrays(self, dtype=np.float32, seed=0):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((self.N, self.C, self.H, self.H)).astype(dtype)
+        dy = rng.standard_normal(pool2d_geometry(x, self.k).y_shape).astype(dtype)
+        return x, dy
+
+    def describe(self) -> str:
+        return f"{self.op} {self.k}x{self.k} on {self.N}x{self.C}x{self.H}x{self.H}"
+
+
+CONV_CASES = {c.name: c for c in [
+    ConvCase("convnet.conv1", C=1, F=32, H=28, k=3, padding=1, mnist=True),
+    ConvCase("convnet.conv2", C=32, F=64, H=14, k=3, padding=1, mnist=True),
+    ConvCase("lenet5.c1", C=1, F=6, H=28, k=5, padding=2, mnist=True),
+    ConvCase("lenet5.c3", C=6, F=16, H=14, k=5, mnist=True),
+    ConvCase("tiny.conv", C=1, F=8, H=28, k=3, mnist=True),
+    ConvCase("std.1x1", C=64, F=64, H=14, k=1, naive_ok=False),
+    ConvCase("std.strided", C=32, F=64, H=28, k=3, stride=2, padding=1, naive_ok=False),
+    ConvCase("std.grouped", C=64, F=64, H=14, k=3, padding=1, groups=4, naive_ok=False),
+    ConvCase("std.depthwise", C=64, F=64, H=14, k=3, padding=1, groups=64, naive_ok=False),
+    ConvCase("std.3x3x64", C=64, F=64, H=28, k=3, padding=1, naive_ok=False),
+]}
+
+POOL_CASES = {c.name: c for c in [
+    PoolCase("convnet.pool1", "max", C=32, H=28),
+    PoolCase("convnet.pool2", "max", C=64, H=14),
+    PoolCase("lenet5.s2", "avg", C=6, H=28),
+    PoolCase("lenet5.s4", "avg", C=16, H=10),
+    PoolCase("tiny.pool", "max", C=8, H=26),
+]}
+
+ARCHITECTURES = ("convnet", "lenet5", "tiny")
+
+# The smaller grid for quick runs (asv's default, `bench --quick`): the layers the default
+# `convnet` trains with.
+QUICK_CASES = ("convnet.conv1", "convnet.conv2", "convnet.pool1", "convnet.pool2")
+
+
+def all_cases():
+    return {**CONV_CASES, **POOL_CASES}
+
+
+def practical(case, backend: str) -> bool:
+    """Whether timing `backend` on `case` finishes in reasonable time."""
+    return backend != "naive" or case.naive_ok
