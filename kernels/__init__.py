@@ -1,7 +1,7 @@
 """Convolution and pooling backends behind one contract.
 
     import kernels
-    kernels.available()                  # ['naive', 'strided', 'im2col', 'numba', ...]
+    kernels.available()                  # ['naive', 'strided', 'im2col', 'numba', 'auto']
     b = kernels.get_backend("im2col")
     y, cache = b.conv2d_forward(x, w, bias, stride=1, padding=0, dilation=1, groups=1)
     dx, dw, db = b.conv2d_backward(dy, cache)      # db is None without a bias
@@ -27,6 +27,7 @@ _REGISTRY = {
     "strided": "kernels.strided",
     "im2col": "kernels.im2col",
     "numba": "kernels.numba_jit",
+    "auto": "kernels.auto",  # not an algorithm: picks the fastest of the others per layer
 }
 
 

@@ -82,7 +82,7 @@ def _conv_calls(backend, case, x, w, b, dy):
     def both():
         y2, c2 = forward()
         return (y2, *backend.conv2d_backward(dy, c2))
-    return forward, backward, both
+    return forward, backward, both, cache
 
 
 def _pool_calls(backend, case, x, dy):
@@ -93,7 +93,7 @@ def _pool_calls(backend, case, x, dy):
     def both():
         y2, c2 = fwd(x, case.k)
         return y2, bwd(dy, c2)
-    return (lambda: fwd(x, case.k)), (lambda: bwd(dy, cache)), both
+    return (lambda: fwd(x, case.k)), (lambda: bwd(dy, cache)), both, cache
 
 
 def _shrink(arrays):
@@ -115,7 +115,7 @@ def time_case(case, backend_name, dtype, repeats, quick):
             note = f"extrapolated from batch {NAIVE_PROBE_BATCH}"
     calls = _conv_calls(backend, case, *arrays) if case.kind == "conv" else \
         _pool_calls(backend, case, *arrays)
-    forward, backward, both = calls
+    forward, backward, both, _ = calls
     result = dict(forward=measure(forward, repeats), backward=measure(backward, repeats))
     for key in ("forward", "backward"):
         result[key] = {k: v * scale if isinstance(v, float) else v
@@ -124,8 +124,7 @@ def time_case(case, backend_name, dtype, repeats, quick):
     if note:
         result["note"] = note
     if backend_name == "auto":
-        result["chose"] = backend.choice_for(case.kind, *arrays, **(
-            case.params() if case.kind == "conv" else {"op": case.op, "kernel_size": case.k}))
+        result["chose"] = backend.winner(calls[3])
     return result
 
 

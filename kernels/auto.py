@@ -1,0 +1,201 @@
+"""Auto backend: time the other backends once per layer configuration, then dispatch.
+
+No algorithm wins everywhere: im2col's GEMM wins on many channels, Numba's direct loops on
+one input channel and on pooling, and the answer moves with the machine. The first call with
+a new configuration - operation, shapes, parameters, dtype - runs every candidate backend
+(all registered ones except naive) on the caller's own arrays: one untimed warm-up (Numba
+compiles or loads its cache here), then `REPEATS` timed forward+backward passes with an
+upstream gradient of ones, and keeps the backend with the smallest time. Later calls go
+straight to the winner; the cache returned by forward remembers who computed it, so
+backward always matches.
+
+Decisions last for the process. Set CONVBENCH_AUTO_CACHE to a file path (or to 1 for
+~/.cache/convbench/auto.json) to keep them across processes; entries are keyed by the
+machine, the Python/NumPy/Numba/convbench versions and the thread count, so a decision
+measured elsewhere is never reused.
+
+Cost: a one-off ~(candidates x (REPEATS + 1)) forward+backward passes per configuration;
+no extra memory afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import available, get_backend
+from .files import atomic_write
+from .shapes import conv2d_geometry, pool2d_geometry
+
+name = "auto"
+REPEATS = 3
+
+_decisions: dict[str, str] = {}  # configuration key -> backend name
+_timings: dict[str, dict] = {}  # configuration key -> seconds per candidate (measured here)
+_persistent: dict | None = None  # file contents when CONVBENCH_AUTO_CACHE is set
+
+
+def candidates() -> list[str]:
+    return [b for b in available() if b not in ("naive", name)]
+
+
+def _version(package):
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # e.g. running from a source tree
+        return "unknown"
+
+
+def _environment_key() -> str:
+    numba = sys.modules.get("numba")
+    threads = numba.get_num_threads() if numba is not None else os.cpu_count()
+    return "|".join([platform.node(), platform.machine(), platform.processor(),
+                     f"cpus={os.cpu_count()}", f"threads={threads}", platform.python_version(),
+                     np.__version__, _version("numba"), _version("convbench")])
+
+
+def _cache_path():
+    setting = os.environ.get("CONVBENCH_AUTO_CACHE", "")
+    if setting in ("", "0"):
+        return None
+    if setting == "1":
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(base) / "convbench" / "auto.json"
+    return Path(setting)
+
+
+def _load_persistent():
+    global _persistent
+    if _persistent is None:
+        path = _cache_path()
+        _persistent = {}
+        if path is not None and path.is_file():
+            try:
+                _persistent = json.loads(path.read_text())
+            except (OSError, ValueError):
+                _persistent = {}  # a corrupt cache only costs a re-measurement
+    return _persistent.get(_environment_key(), {})
+
+
+def _remember(key, winner, timings):
+    _decisions[key], _timings[key] = winner, timings
+    path = _cache_path()
+    if path is None:
+        return
+    _load_persistent()
+    _persistent.setdefault(_environment_key(), {})[key] = winner
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_persistent, indent=1, sort_keys=True)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _decide(key, run):
+    """The winner for `key`: remembered, or measured now by run(backend) (one fwd+bwd)."""
+    if key in _decisions:
+        return _decisions[key]
+    known = _load_persistent().get(key)
+    if known in candidates():
+        _decisions[key] = known
+        return known
+    timings = {}
+    for candidate in candidates():
+        backend = get_backend(candidate)
+        run(backend)  # warm-up: JIT compilation, first-touch of buffers
+        best = float("inf")
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            run(backend)
+            best = min(best, time.perf_counter() - start)
+        timings[candidate] = best
+    winner = min(timings, key=timings.get)
+    _remember(key, winner, timings)
+    return winner
+
+
+def decisions() -> dict[str, dict]:
+    """Every configuration decided in this process: the backend chosen and, when it was
+    measured in this process (not read from the persistent cache), each candidate's
+    forward+backward seconds."""
+    return {key: {"backend": chosen, "seconds": _timings.get(key)}
+            for key, chosen in _decisions.items()}
+
+
+def winner(cache) -> str:
+    """The backend that computed a forward pass, from the cache it returned."""
+    return cache[0]
+
+
+def _conv_key(geo, layout):
+    return (f"conv|x{geo.x_shape}|w{geo.w_shape}|bias={geo.has_bias}|s{geo.stride}|p{geo.pad}"
+            f"|d{geo.dilation}|g{geo.groups}|{geo.dtype}|{layout}")
+
+
+def _layout(*arrays):
+    return "C" if all(a.flags.c_contiguous for a in arrays if a is not None) else "strided"
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    geo = conv2d_geometry(x, w, b, **params)
+    dy = None
+
+    def run(backend):
+        nonlocal dy
+        y, cache = backend.conv2d_forward(x, w, b, **params)
+        dy = np.ones_like(y) if dy is None else dy
+        backend.conv2d_backward(dy, cache)
+
+    chosen = _decide(_conv_key(geo, _layout(x, w, b)), run)
+    y, cache = get_backend(chosen).conv2d_forward(x, w, b, **params)
+    return y, (chosen, cache)
+
+
+def conv2d_backward(dy, cache):
+    """dx, dw, db from the backend that ran the forward pass."""
+    chosen, inner = cache
+    return get_backend(chosen).conv2d_backward(dy, inner)
+
+
+def _pool_forward(op, x, kernel_size, stride, padding):
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    forward, backward = f"{op}_pool2d_forward", f"{op}_pool2d_backward"
+    dy = np.ones(geo.y_shape, dtype=geo.dtype)
+
+    def run(backend):
+        y, cache = getattr(backend, forward)(x, kernel_size, stride=stride, padding=padding)
+        getattr(backend, backward)(dy, cache)
+
+    key = (f"{op}pool|x{geo.x_shape}|k{(geo.kh, geo.kw)}|s{geo.stride}|p{geo.pad}|{geo.dtype}"
+           f"|{_layout(x)}")
+    chosen = _decide(key, run)
+    y, cache = getattr(get_backend(chosen), forward)(x, kernel_size, stride=stride,
+                                                     padding=padding)
+    return y, (chosen, cache)
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo) from the fastest backend for this configuration."""
+    return _pool_forward("max", x, kernel_size, stride, padding)
+
+
+def max_pool2d_backward(dy, cache):
+    chosen, inner = cache
+    return get_backend(chosen).max_pool2d_backward(dy, inner)
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """y (N, C, Ho, Wo) from the fastest backend for this configuration."""
+    return _pool_forward("avg", x, kernel_size, stride, padding)
+
+
+def avg_pool2d_backward(dy, cache):
+    chosen, inner = cache
+    return get_backend(chosen).avg_pool2d_backward(dy, inner)
