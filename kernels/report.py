@@ -21,30 +21,14 @@ import sys
 
 import numpy as np
 
-from . import available
+from . import available, get_backend, runtime
 from .files import atomic_write
 from .cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases, practical
 
 SECTIONS = ("conv", "pool", "train", "eval")
 
 
-def _pin_threads(threads):
-    """One thread count for BLAS, Numba and PyTorch; returns what each reports."""
-    if "numba" in sys.modules:
-        import numba
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    else:
-        os.environ["NUMBA_NUM_THREADS"] = str(threads)  # read when numba is first imported
-    from threadpoolctl import threadpool_info, threadpool_limits
-    limiter = threadpool_limits(limits=threads)
-    info = {"blas": [{k: d.get(k) for k in ("internal_api", "version", "architecture",
-                                             "num_threads", "threading_layer")}
-                     for d in threadpool_info() if d.get("user_api") == "blas"],
-            "numba_threads": threads}
-    return limiter, info
-
-
-def _environment(args, threads_info, torch_version):
+def _environment(args, threads_info, torch_version, malloc_tuned):
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -54,9 +38,10 @@ def _environment(args, threads_info, torch_version):
     import numba
     return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 command="python -m kernels bench " + " ".join(args.argv), cpu=cpu,
-                cores=os.cpu_count(), threads=args.threads, python=platform.python_version(),
-                numpy=np.__version__, numba=numba.__version__, torch=torch_version,
-                dtype=args.dtype, **threads_info)
+                cores=os.cpu_count(), python=platform.python_version(), numpy=np.__version__,
+                numba=numba.__version__, numba_threading_layer=numba.config.THREADING_LAYER,
+                torch=torch_version, dtype=args.dtype, malloc_reuse=malloc_tuned,
+                **threads_info)
 
 
 def _torch_version(disabled):
@@ -83,6 +68,9 @@ def build_parser():
     parser.add_argument("--quick", action="store_true",
                         help="convnet only, fewer samples, naive extrapolated from a 4-image batch")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--no-malloc-reuse", action="store_true",
+                        help="keep glibc's default of returning big freed blocks to the OS "
+                             "(see kernels.runtime)")
     parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
     parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
     return parser
@@ -116,16 +104,14 @@ def run(args, parser):
             import matplotlib  # noqa: F401
         except ImportError:
             parser.error("--plot needs matplotlib: pip install 'convbench[bench]'")
-    limiter, threads_info = _pin_threads(args.threads)
-    from . import bench  # after pinning: importing the backends may import numba
+    torch_version = _torch_version(args.no_torch)  # imported first, so its threads get pinned
+    malloc_tuned = False if args.no_malloc_reuse else runtime.reuse_freed_memory()
+    threads_info = runtime.pin_threads(args.threads)
+    from . import bench  # after pinning: the backends import numba
 
-    torch_version = _torch_version(args.no_torch)
-    if torch_version:
-        import torch
-        torch.set_num_threads(args.threads)
-        threads_info["torch_threads"] = torch.get_num_threads()
+    get_backend("numba")  # imports numba with the threading layer it sets, for the record
     dtype = np.dtype(args.dtype).type
-    report = dict(environment=_environment(args, threads_info, torch_version),
+    report = dict(environment=_environment(args, threads_info, torch_version, malloc_tuned),
                   gemm={d: bench.gemm_peak(np.dtype(d).type, repeats) for d in ("float32", "float64")},
                   cases=[], train_steps=[], evaluate=[])
     peak = report["gemm"][args.dtype]["gflops"]
@@ -173,7 +159,6 @@ def run(args, parser):
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if args.no_torch else
               "torch is not installed (pip install torch==2.13.0)"))
-    limiter.restore_original_limits()
     return report
 
 
@@ -219,9 +204,11 @@ def _ratio(value, suffix="x"):
 def _print_header(report):
     env = report["environment"]
     print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
-          f"numpy {env['numpy']}  numba {env['numba']}  torch {env['torch'] or '-'}  {env['dtype']}")
-    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, "
-                     f"{b['num_threads']} threads)" for b in env["blas"])
+          f"numpy {env['numpy']}  numba {env['numba']} ({env['numba_threading_layer']})  "
+          f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
+    blas = env["blas"] if isinstance(env["blas"], str) else ", ".join(
+        f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+        for b in env["blas"])
     gemm = report["gemm"]
     print(f"BLAS: {blas}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} GF/s, "
           f"float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']})\n")
