@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import kernels
-
+from kernels import runtime
 from kernels.files import atomic_write
 
 from .checkpoint import CheckpointError, load_checkpoint, load_into
@@ -27,7 +27,7 @@ from .optim import OPTIMIZERS
 from .train import (RESUME_KEYS, TrainConfig, evaluate, new_state, prepare_images, resume_state,
                     save_state, train_epoch)
 
-DEFAULT_BACKEND = "im2col"
+DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
 
 
 class UsageError(Exception):
@@ -89,6 +89,8 @@ def build_parser():
     train.add_argument("--metrics-json", metavar="PATH")
     train.add_argument("--plot", metavar="PNG", help="loss/accuracy curves (needs matplotlib)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=positive_int,
+                       help="BLAS and Numba threads (default: the libraries' own choice)")
 
     evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
     evaluate_.add_argument("model")
@@ -144,6 +146,9 @@ def cmd_train(args):
     _check_writable(args.save, args.metrics_json, args.plot)
     if args.plot:
         _require_matplotlib()
+    runtime.reuse_freed_memory()
+    if args.threads:
+        runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
     backend = kernels.get_backend(args.backend)
     if args.resume:
@@ -162,6 +167,7 @@ def cmd_train(args):
     if state.epochs_done >= config.epochs:
         print(f"the checkpoint already has {state.epochs_done} epochs; nothing to do")
 
+    first_epoch = state.epochs_done + 1
     while state.epochs_done < config.epochs:
         epoch = state.epochs_done + 1
         with _progress_bar(len(x_train), f"epoch {epoch}/{config.epochs}",
@@ -175,6 +181,10 @@ def cmd_train(args):
         print(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {accuracy:.2%}  "
               f"test {test_accuracy:.2%}  {seconds:.1f} s ({len(x_train) / seconds:,.0f} img/s)"
               f"  lr {state.optimizer.lr:.2e}", flush=True)
+        if backend.name == "auto" and epoch == first_epoch:
+            print("auto chose: " + "; ".join(
+                " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
+                for key, d in backend.decisions().items()), flush=True)
         if args.save:
             save_state(args.save, state, {"backend": backend.name})
 
@@ -196,6 +206,8 @@ def _write_metrics(path, state, backend, train_samples, test_samples):
                   test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
                   environment=dict(python=platform.python_version(), numpy=np.__version__,
                                    machine=platform.machine(), cpus=os.cpu_count()))
+    if backend.name == "auto":
+        record["auto_decisions"] = backend.decisions()
     text = json.dumps(record, indent=2) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()))
 
@@ -261,6 +273,7 @@ def _load_model(path, backend_name):
 
 
 def cmd_evaluate(args):
+    runtime.reuse_freed_memory()
     model = _load_model(args.model, args.backend)
     data = load_mnist(args.data_dir)
     x = prepare_images(data.test_images[:args.limit_test], model.dtype.type)
