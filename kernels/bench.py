@@ -128,6 +128,29 @@ def time_case(case, backend_name, dtype, repeats, quick):
     return result
 
 
+def workspace_cap_case(case, dtype, repeats, cap):
+    """im2col forward+backward under `cap` against no cap at all: slowdown, peak, chunks."""
+    from . import im2col
+
+    x, w, b, dy = case.arrays(dtype)
+    saved = im2col.MAX_WORKSPACE_BYTES
+
+    def both():
+        y, cache = im2col.conv2d_forward(x, w, b, **case.params())
+        return (y, *im2col.conv2d_backward(dy, cache))
+    try:
+        im2col.MAX_WORKSPACE_BYTES = 2**62
+        uncapped = measure(both, repeats)["min"]  # min: the ratio of two noisy medians is noisier
+        im2col.MAX_WORKSPACE_BYTES = cap
+        capped = measure(both, repeats)["min"]
+        peak = workspace_bytes(both)
+        chunks = len(im2col._chunks(case.geometry(x, w, b), x.itemsize))
+    finally:
+        im2col.MAX_WORKSPACE_BYTES = saved
+    return dict(case=case.name, cap_bytes=cap, slowdown=capped / uncapped, peak_bytes=peak,
+                chunks=chunks)
+
+
 def torch_case(case, dtype, repeats):
     """PyTorch's CPU kernels on the same arrays: forward, and backward via autograd."""
     import torch

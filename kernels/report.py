@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from . import available, get_backend, runtime
+from . import available, get_backend, runtime, targets
 from .files import atomic_write
 from .cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases, practical
 
@@ -113,7 +113,7 @@ def run(args, parser):
     dtype = np.dtype(args.dtype).type
     report = dict(environment=_environment(args, threads_info, torch_version, malloc_tuned),
                   gemm={d: bench.gemm_peak(np.dtype(d).type, repeats) for d in ("float32", "float64")},
-                  cases=[], train_steps=[], evaluate=[])
+                  cases=[], workspace_cap=[], train_steps=[], evaluate=[])
     peak = report["gemm"][args.dtype]["gflops"]
     _print_header(report)
 
@@ -132,6 +132,14 @@ def run(args, parser):
         _derive(entry, peak)
         report["cases"].append(entry)
         _print_case(entry)
+
+    if "conv" in sections and "im2col" in backends:
+        from .im2col import MAX_WORKSPACE_BYTES
+        for name in names:
+            case = all_cases()[name]
+            if case.kind == "conv" and case.mnist:
+                report["workspace_cap"].append(
+                    bench.workspace_cap_case(case, dtype, repeats, MAX_WORKSPACE_BYTES))
 
     for arch in archs if "train" in sections else []:
         entry = dict(name=f"{arch}.train_step", arch=arch, results={})
@@ -159,6 +167,8 @@ def run(args, parser):
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if args.no_torch else
               "torch is not installed (pip install torch==2.13.0)"))
+    report["targets"] = targets.check(report)
+    targets.print_rows(report["targets"])
     return report
 
 
