@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -173,9 +174,11 @@ def cmd_train(args):
         with _progress_bar(len(x_train), f"epoch {epoch}/{config.epochs}",
                            disable=args.no_progress) as progress:
             loss, accuracy, seconds = train_epoch(state, x_train, y_train, progress)
+        started = time.perf_counter()
         test_accuracy, _ = evaluate(state.model, x_test, y_test)
         state.history.append(dict(epoch=epoch, train_loss=loss, train_accuracy=accuracy,
                                   test_accuracy=test_accuracy, seconds=seconds,
+                                  eval_seconds=time.perf_counter() - started,
                                   images_per_second=len(x_train) / seconds,
                                   lr=state.optimizer.lr, backend=backend.name))
         print(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {accuracy:.2%}  "
