@@ -141,28 +141,22 @@ def run(args, parser):
                 report["workspace_cap"].append(
                     bench.workspace_cap_case(case, dtype, repeats, MAX_WORKSPACE_BYTES))
 
-    for arch in archs if "train" in sections else []:
-        entry = dict(name=f"{arch}.train_step", arch=arch, results={})
-        for backend in backends:
-            if backend != "naive":  # minutes per step; the layer cases show naive's rung
-                entry["results"][backend] = bench.train_step_case(arch, backend, dtype, repeats)
-        if torch_version:
-            entry["results"]["torch"] = bench.torch_train_step(arch, dtype, repeats)
-        _derive_simple(entry, "step")
-        report["train_steps"].append(entry)
-        _print_simple(entry, "step", "training step (forward, backward, Adam), batch 64")
-
-    for arch in archs if "eval" in sections else []:
-        entry = dict(name=f"{arch}.evaluate_10k", arch=arch, results={})
-        eval_repeats = max(1, repeats // 5)
-        for backend in backends:
-            if backend != "naive":
-                entry["results"][backend] = bench.evaluate_case(arch, backend, dtype, eval_repeats)
-        if torch_version:
-            entry["results"]["torch"] = bench.torch_evaluate(arch, dtype, eval_repeats)
-        _derive_simple(entry, "evaluate")
-        report["evaluate"].append(entry)
-        _print_simple(entry, "evaluate", "evaluation of 10,000 images, batches of 500")
+    # Whole models: naive is left out (minutes per step); the layer cases show its rung.
+    for section, key, suffix, ours, theirs, what, samples in (
+            ("train", "step", "train_step", bench.train_step_case, bench.torch_train_step,
+             "training step (forward, backward, Adam), batch 64", repeats),
+            ("eval", "evaluate", "evaluate_10k", bench.evaluate_case, bench.torch_evaluate,
+             "evaluation of 10,000 images, batches of 500", max(1, repeats // 5))):
+        for arch in archs if section in sections else []:
+            entry = dict(name=f"{arch}.{suffix}", arch=arch, results={})
+            for backend in backends:
+                if backend != "naive":
+                    entry["results"][backend] = ours(arch, backend, dtype, samples)
+            if torch_version:
+                entry["results"]["torch"] = theirs(arch, dtype, samples)
+            _derive_simple(entry, key)
+            report["train_steps" if section == "train" else "evaluate"].append(entry)
+            _print_simple(entry, key, what)
 
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if args.no_torch else

@@ -23,24 +23,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnn_helpers import RTOL, all_indices, central_difference
 from kernel_helpers import NAIVE
-
-H_STEP = 1e-6
-RTOL = 1e-6
 
 
 def numerical_grad(loss, arr):
     """Central differences of loss() w.r.t. every element of arr (perturbed in place)."""
-    grad = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + H_STEP
-        plus = loss()
-        arr[idx] = old - H_STEP
-        minus = loss()
-        arr[idx] = old
-        grad[idx] = (plus - minus) / (2 * H_STEP)
-    return grad
+    return central_difference(loss, arr, all_indices(arr)).reshape(arr.shape)
 
 
 def assert_grad_close(analytic, numeric, what):
