@@ -83,13 +83,18 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     w_mat = np.ascontiguousarray(w).reshape(G, geo.Fg, K)
     y = np.empty(geo.y_shape, dtype=geo.dtype)
     chunks = _chunks(geo, x.itemsize)
+    kept_cols = None
     for batch in chunks:
         cols = im2col(xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
         out = np.matmul(w_mat, cols.reshape(G, K, -1))  # (G, Fg, n*Ho*Wo)
         y[batch] = out.reshape(geo.F, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
+        if len(chunks) == 1:
+            kept_cols = cols  # only when it fits the cap
+        # Free this chunk's workspace before the next chunk allocates its own: otherwise
+        # two chunks' buffers are alive at once and the cap is exceeded.
+        del cols, out
     if b is not None:
         y += b[:, None, None]
-    kept_cols = cols if len(chunks) == 1 else None  # only when it fits the cap
     return y, (xp, w_mat, kept_cols, geo)
 
 
@@ -101,13 +106,16 @@ def conv2d_backward(dy, cache):
     dxp = np.zeros_like(xp)
     dw_mat = np.zeros_like(w_mat)
     w_mat_t = w_mat.transpose(0, 2, 1)
-    for batch in _chunks(geo, dy.itemsize):
+    # The forward pass decided the chunking: kept columns mean one chunk of the whole batch.
+    chunks = [slice(0, geo.N)] if kept_cols is not None else _chunks(geo, dy.itemsize)
+    for batch in chunks:
         cols = kept_cols if kept_cols is not None else im2col(
             xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
         dy_mat = np.ascontiguousarray(dy[batch].transpose(1, 0, 2, 3)).reshape(G, geo.Fg, -1)
         dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
         dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
         col2im(dcols.reshape(cols.shape), dxp[batch], geo.stride, geo.dilation)
+        del cols, dy_mat, dcols  # before the next chunk allocates its own
     db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
     return geo.crop(dxp), dw_mat.reshape(geo.w_shape), db
 
