@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -54,8 +54,12 @@ def _version(package):
 
 
 def _environment_key() -> str:
-    numba = sys.modules.get("numba")
-    threads = numba.get_num_threads() if numba is not None else os.cpu_count()
+    # Always through the numba backend (it picks Numba's threading layer before the import),
+    # never sys.modules.get: the key must not depend on whether numba is loaded yet.
+    from . import numba_jit  # noqa: F401
+    import numba
+
+    threads = numba.get_num_threads()
     return "|".join([platform.node(), platform.machine(), platform.processor(),
                      f"cpus={os.cpu_count()}", f"threads={threads}", platform.python_version(),
                      np.__version__, _version("numba"), _version("convbench")])
@@ -78,10 +82,12 @@ def _load_persistent():
         _persistent = {}
         if path is not None and path.is_file():
             try:
-                _persistent = json.loads(path.read_text())
+                data = json.loads(path.read_text())
             except (OSError, ValueError):
-                _persistent = {}  # a corrupt cache only costs a re-measurement
-    return _persistent.get(_environment_key(), {})
+                data = {}  # a corrupt cache only costs a re-measurement
+            _persistent = data if isinstance(data, dict) else {}  # so does one of another shape
+    entry = _persistent.get(_environment_key())
+    return entry if isinstance(entry, dict) else {}
 
 
 def _remember(key, winner, timings):
@@ -90,10 +96,17 @@ def _remember(key, winner, timings):
     if path is None:
         return
     _load_persistent()
-    _persistent.setdefault(_environment_key(), {})[key] = winner
-    path.parent.mkdir(parents=True, exist_ok=True)
+    env = _environment_key()
+    if not isinstance(_persistent.get(env), dict):
+        _persistent[env] = {}
+    _persistent[env][key] = winner
     text = json.dumps(_persistent, indent=1, sort_keys=True)
-    atomic_write(path, lambda f: f.write(text.encode()))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: f.write(text.encode()))
+    except OSError as e:  # an unwritable cache must not break training: decide again next time
+        warnings.warn(f"auto: cannot write the decision cache {path}: {e}", RuntimeWarning,
+                      stacklevel=4)
 
 
 def _decide(key, run):
@@ -167,11 +180,10 @@ def conv2d_backward(dy, cache):
 def _pool_forward(op, x, kernel_size, stride, padding):
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     forward, backward = f"{op}_pool2d_forward", f"{op}_pool2d_backward"
-    dy = np.ones(geo.y_shape, dtype=geo.dtype)
 
     def run(backend):
         y, cache = getattr(backend, forward)(x, kernel_size, stride=stride, padding=padding)
-        getattr(backend, backward)(dy, cache)
+        getattr(backend, backward)(np.ones_like(y), cache)
 
     key = (f"{op}pool|x{geo.x_shape}|k{(geo.kh, geo.kw)}|s{geo.stride}|p{geo.pad}|{geo.dtype}"
            f"|{_layout(x)}")
