@@ -24,9 +24,13 @@ NAIVE_PROBE_BATCH = 4  # --quick: naive on this many images, scaled linearly to 
 
 
 def measure(fn, repeats, *, warmup=1):
-    """Median and spread (seconds per call) of `repeats` samples of fn()."""
+    """Median and spread (seconds per call) of `repeats` samples of fn(), and how long the
+    first warm-up call took (for Numba: compilation or loading its on-disk cache)."""
+    first = None
     for _ in range(warmup):
+        start = time.perf_counter()
         fn()
+        first = time.perf_counter() - start if first is None else first
     calls, start = 1, time.perf_counter()
     fn()
     once = time.perf_counter() - start
@@ -44,7 +48,8 @@ def measure(fn, repeats, *, warmup=1):
         gc.enable()
     p25, median, p75 = np.percentile(samples, [25, 50, 75])
     return dict(median=float(median), p25=float(p25), p75=float(p75),
-                min=float(np.min(samples)), repeats=repeats, calls_per_sample=calls)
+                min=float(np.min(samples)), repeats=repeats, calls_per_sample=calls,
+                first_call=first)
 
 
 def gemm_peak(dtype, repeats, n=1536):
@@ -113,10 +118,13 @@ def time_case(case, backend_name, dtype, repeats, quick):
             arrays = _shrink(arrays)
             scale = case.N / NAIVE_PROBE_BATCH  # naive's cost is linear in the batch
             note = f"extrapolated from batch {NAIVE_PROBE_BATCH}"
+    start = time.perf_counter()  # the first forward: for Numba, compilation or cache load
     calls = _conv_calls(backend, case, *arrays) if case.kind == "conv" else \
         _pool_calls(backend, case, *arrays)
+    first_call = time.perf_counter() - start
     forward, backward, both, _ = calls
-    result = dict(forward=measure(forward, repeats), backward=measure(backward, repeats))
+    result = dict(forward=measure(forward, repeats), backward=measure(backward, repeats),
+                  first_call_seconds=first_call)
     for key in ("forward", "backward"):
         result[key] = {k: v * scale if isinstance(v, float) else v
                        for k, v in result[key].items()}

@@ -84,9 +84,10 @@ def _select(args, parser):
     names = list(QUICK_CASES) if args.quick and not args.cases else list(all_cases())
     if args.cases:
         wanted = args.cases.split(",")
+        if unmatched := [w for w in wanted if not any(n.startswith(w) for n in all_cases())]:
+            parser.error(f"no case matches {', '.join(map(repr, unmatched))}; "
+                         f"cases: {', '.join(all_cases())}")
         names = [n for n in all_cases() if any(n.startswith(w) for w in wanted)]
-        if not names:
-            parser.error(f"no case matches {args.cases!r}; cases: {', '.join(all_cases())}")
     sections = args.sections.split(",")
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
@@ -98,6 +99,8 @@ def run(args, parser):
     backends, names, sections, archs = _select(args, parser)
     if args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
     repeats = args.repeats or (5 if args.quick else 15)
     if args.plot:
         try:
@@ -226,6 +229,8 @@ def _print_case(entry):
     for backend, r in entry["results"].items():
         gf = f"{r['gflops']:7.1f} {r['peak_fraction']:6.1%}" if "gflops" in r else f"{'-':>7} {'-':>6}"
         note = f"  ({r['note']})" if "note" in r else ""
+        if r.get("first_call_seconds", 0) > 0.5:  # Numba compiled or loaded its cache here
+            note += f"  (first call {r['first_call_seconds']:.1f} s: JIT)"
         chose = f"  -> {r['chose']}" if "chose" in r else ""
         print(f"  {backend:8} {_ms(r['forward'])} {_ms(r['backward'])} {gf} "
               f"{_ratio(r['speedup_vs_naive']):>9} {_ratio(r['time_vs_torch']):>8} "

@@ -53,6 +53,8 @@ def pin_threads(threads: int) -> dict:
     except ImportError:
         info["blas"] = "threadpoolctl not installed: BLAS threads not pinned"
     else:
+        import numpy  # noqa: F401  (loads the BLAS: threadpoolctl only sees loaded libraries)
+
         threadpool_limits(limits=threads)  # stays in force for the rest of the process
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture",
                                                 "num_threads", "threading_layer")}
