@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from . import available, get_backend, runtime, targets
+from . import available, get_backend, runtime, tables, targets
 from .files import atomic_write
 from .cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases, practical
 
@@ -73,6 +73,7 @@ def build_parser():
                              "(see kernels.runtime)")
     parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
     parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
+    parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
     return parser
 
 
@@ -304,4 +305,8 @@ def main(argv=None):
     if args.plot:
         plot(report, args.plot)
         print(f"wrote {args.plot}")
+    if args.markdown:
+        text = tables.markdown(report)
+        atomic_write(args.markdown, lambda f: f.write(text.encode()))
+        print(f"wrote {args.markdown}")
     return 0

@@ -110,11 +110,16 @@ def check(report):
     return rows
 
 
+def format_measured(row) -> str:
+    if row["measured"] is None:
+        return "-"
+    return f"{row['measured']:.1%}" if row["unit"] == "%" else f"{row['measured']:,.2f}x"
+
+
 def print_rows(rows):
     print("targets (ratios measured in this run)")
     for r in rows:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[r["met"]]
-        measured = "-" if r["measured"] is None else (
-            f"{r['measured']:.1%}" if r["unit"] == "%" else f"{r['measured']:,.2f}x")
+        measured = format_measured(r)
         print(f"  {verdict:6} {measured:>10}  {r['target']}" + (f"  ({r['note']})" if r["note"] else ""))
     print()
