@@ -18,11 +18,13 @@ contiguity and take the plain loop order instead.
 `prange` splits only an axis whose outputs no two iterations share - the batch for y and dx,
 blocks of filters for dw - so threads never race and results do not depend on thread count.
 fastmath is limited to 'reassoc' and 'contract' (reorder sums, fuse multiply-adds): NaN and
-inf still propagate.
+inf still propagate. Backward with a non-finite x or w takes the plain loops: the flat rows'
+dropped columns would turn 0 * inf into NaN where no real window saw the inf.
 
 Against naive: ~1000x faster, no interpreter in the loop. Against im2col: no kh*kw-fold
-column copy (extra memory is only the padded input and one dy copy), but no BLAS either, so
-big channel counts run at roughly half of a register-blocked GEMM's speed.
+column copy (extra memory: the padded input, y and dy on the padded width, the padded dx),
+but no BLAS either, so big channel counts run at roughly half of a register-blocked GEMM's
+speed.
 Compilation happens on the first call with each dtype and cache=True keeps the machine code
 on disk for the next process; `import kernels` never pays for it.
 """
@@ -249,7 +251,10 @@ def conv2d_backward(dy, cache):
     check_grad(dy, geo)
     dxp = np.zeros_like(xp)
     dw = np.empty_like(w)
-    if geo.stride == (1, 1):
+    # The flat-row kernels also multiply the dropped columns (dy = 0 there) by real x and w
+    # values; 0 * inf = NaN would leak into taps whose windows never saw that value. So
+    # non-finite inputs take the plain loops (the check costs one pass over xp).
+    if geo.stride == (1, 1) and np.isfinite(w).all() and np.isfinite(xp).all():
         L = (geo.Ho - 1) * geo.Wp + geo.Wo
         dy_wide = np.zeros((geo.N, geo.F, geo.Ho, geo.Wp), dtype=geo.dtype)
         dy_wide[..., :geo.Wo] = dy  # the extra columns stay zero: they must add nothing

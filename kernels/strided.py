@@ -15,7 +15,8 @@ side, and correlate it with the kernel flipped in both spatial axes and with F a
     dxp[n, c, a, b] = sum_{f, p, q} dyz[n, f, a + p*dh, b + q*dw] * w[f, c, kh-1-p, kw-1-q]
 
 That is again a window view and a tensordot, so backward needs no pixel loop either. Rows of
-xp that no window reached (when (Hp - span) is not a multiple of the stride) get zero.
+xp that no window reached (when (Hp - span) is not a multiple of the stride) get zero. (A
+non-finite w would meet the stuffed zeros - 0 * inf = NaN - so it takes a per-tap scatter.)
 
 Why it beats naive: one BLAS call per group instead of N*F*Ho*Wo Python iterations. Its cost:
 tensordot must copy the non-contiguous view into a (N*Ho*Wo, Cg*kh*kw) matrix first - an
@@ -63,27 +64,50 @@ def conv2d_backward(dy, cache):
     """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
     xp, w, geo = cache
     check_grad(dy, geo)
-    (sh, sw), (dh, dw_) = geo.stride, geo.dilation
     windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+    dw = np.empty_like(w)
+    for g in range(geo.groups):
+        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
+    # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
+    # where no real window saw the inf, so a non-finite w takes the per-tap scatter instead.
+    backward_data = _transposed_conv if np.isfinite(w).all() else _scatter_taps
+    dxp = backward_data(dy, w, geo)  # (N, Hp, Wp, C)
+    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+    return geo.crop(dxp.transpose(0, 3, 1, 2)), dw, db
 
-    # Zero-stuffed, zero-padded dy: the transposed convolution's input.
-    ph, pw = dh * (geo.kh - 1), dw_ * (geo.kw - 1)
+
+def _transposed_conv(dy, w, geo):
+    """dxp (N, Hp, Wp, C): dy stuffed with zeros and padded, correlated with the flipped w."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    ph, pw = dh * (geo.kh - 1), dw * (geo.kw - 1)
     dyz = np.zeros((geo.N, geo.F, (geo.Ho - 1) * sh + 1 + 2 * ph, (geo.Wo - 1) * sw + 1 + 2 * pw),
                    dtype=geo.dtype)
     dyz[:, :, ph:ph + (geo.Ho - 1) * sh + 1:sh, pw:pw + (geo.Wo - 1) * sw + 1:sw] = dy
     dy_windows = _windows(dyz, geo.kh, geo.kw, (1, 1), geo.dilation)  # (N, F, Hc, Wc, kh, kw)
     w_flipped = w[:, :, ::-1, ::-1]
     Hc, Wc = dy_windows.shape[2:4]  # the part of xp that some window reached
-
-    dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)  # NHWC, transposed below
-    dw = np.empty_like(w)
+    dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)
     for g in range(geo.groups):
         cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
-        dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
         dxp[:, :Hc, :Wc, cin] = np.tensordot(dy_windows[:, cout], w_flipped[cout],
                                               axes=([1, 4, 5], [0, 2, 3]))
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return geo.crop(dxp.transpose(0, 3, 1, 2)), dw, db
+    return dxp
+
+
+def _scatter_taps(dy, w, geo):
+    """dxp (N, Hp, Wp, C): for each tap, dy times that tap's weights added at its offset."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)
+    for g in range(geo.groups):
+        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        for p in range(geo.kh):
+            for q in range(geo.kw):
+                rows = slice(p * dh, p * dh + (geo.Ho - 1) * sh + 1, sh)
+                cols = slice(q * dw, q * dw + (geo.Wo - 1) * sw + 1, sw)
+                dxp[:, rows, cols, cin] += np.tensordot(dy[:, cout], w[cout, :, p, q],
+                                                        axes=([1], [0]))
+    return dxp
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):

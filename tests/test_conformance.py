@@ -304,3 +304,33 @@ def test_backward_twice_with_same_cache(backend, dtype):
             ref = ref_bwd(dy.astype(np.float64), cache64)
             scale = ref_bwd(np.abs(dy.astype(np.float64)), cache64)
             assert_within_rounding(got, ref, scale, K_pool, dtype, f"{pool}-pool dx, call {call}")
+
+
+def _same_non_finite_pattern(got, ref, what):
+    """NaN where ref is NaN, the same infinities, and the finite entries close (float64)."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref), err_msg=f"{what}: NaN pattern")
+    np.testing.assert_array_equal(got[np.isinf(ref)], ref[np.isinf(ref)], err_msg=what)
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-10, atol=1e-10, err_msg=what)
+
+
+@pytest.mark.parametrize("where", ["x", "w"])
+@pytest.mark.parametrize("stride", [1, 2], ids=["stride1", "stride2"])
+def test_conv_with_infinity_matches_naive_pattern(candidate, where, stride):
+    """An inf in x or w spreads exactly where the definition says: into the outputs whose
+    windows contain it (forward), and into the dw/dx entries that multiply it - never into
+    entries whose real windows never saw it (a backend that multiplies padding or dropped
+    columns by the inf would put NaN = 0 * inf there)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    (x if where == "x" else w)[0, 0, 2, 0] = np.inf
+    params = dict(stride=stride, padding=1)
+    with np.errstate(invalid="ignore"):
+        y_ref, cache_ref = NAIVE.conv2d_forward(x, w, **params)
+        dy = rng.standard_normal(y_ref.shape)
+        dx_ref, dw_ref, _ = NAIVE.conv2d_backward(dy, cache_ref)
+        y, cache = candidate.conv2d_forward(x, w, **params)
+        dx, dw, _ = candidate.conv2d_backward(dy, cache)
+    for got, ref, what in ((y, y_ref, "y"), (dx, dx_ref, "dx"), (dw, dw_ref, "dw")):
+        _same_non_finite_pattern(got, ref, what)
