@@ -19,7 +19,7 @@ import numpy as np
 
 import kernels
 from kernels import runtime
-from kernels.files import atomic_write
+from kernels.files import atomic_write, writable_problem
 
 from .checkpoint import CheckpointError, load_checkpoint, load_into
 from .data import DataError, load_mnist
@@ -116,6 +116,9 @@ def main(argv=None):
     except (UsageError, DataError, CheckpointError) as e:
         print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. the disk filled up while writing an output
+        print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -135,12 +138,9 @@ def _config_from(args):
 def _check_writable(*paths):
     """Fail before hours of training, not after, when an output cannot be written."""
     for path in paths:
-        if path is None:
-            continue
-        if Path(path).is_dir():
-            raise UsageError(f"cannot write {path}: it is a directory")
-        if not Path(path).parent.resolve().is_dir():
-            raise UsageError(f"cannot write {path}: directory {Path(path).parent} does not exist")
+        problem = path is not None and writable_problem(path)
+        if problem:
+            raise UsageError(problem)
 
 
 def cmd_train(args):

@@ -11,8 +11,9 @@ IDX format (http://yann.lecun.com/exdb/mnist/), stored gzip-compressed::
 
 Verification policy: a file is only used if its MD5 equals the published one
 (``OFFICIAL``). A present file that fails the check raises ``DataError`` and is never
-parsed or silently replaced; the user has to delete it. Downloads go to
-``<file>.part`` and are renamed into place only after their MD5 matched, so an
+parsed or silently replaced; the user has to delete it. Downloads go to a temporary
+``.<file>.*.part`` (unique per process) and are renamed into place only after their MD5
+matched, so an
 interrupted or wrong download never looks like a valid file. ``verify=False`` skips the
 MD5 check and exists for tests that build small synthetic datasets. Every problem is
 reported as a one-line ``DataError`` that names the file. Images stay uint8 here.
@@ -65,6 +66,10 @@ _CHUNK = 1 << 20
 
 class DataError(Exception):
     """A data file is missing, corrupt, unofficial or cannot be downloaded."""
+
+
+class _WrongChecksum(Exception):
+    """A mirror served bytes whose MD5 is not the official one."""
 
 
 def _shape_str(shape) -> str:
@@ -175,7 +180,7 @@ def download(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> P
         raise DataError(f"{filename}: not an MNIST file (expected one of {', '.join(FILES)})")
     data_dir = Path(data_dir)
     expected = OFFICIAL[filename][0]
-    target, part = data_dir / filename, data_dir / (filename + ".part")
+    target = data_dir / filename
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -183,26 +188,24 @@ def download(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> P
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + filename
-        ok = False
-        try:
+
+        def fetch(out):
             request = urllib.request.Request(url, headers={"User-Agent": "convbench"})
-            with urllib.request.urlopen(request, timeout=timeout) as resp, open(part, "wb") as out:
-                h = hashlib.md5()
-                while chunk := resp.read(_CHUNK):
-                    h.update(chunk)
+            digest = hashlib.md5()
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                while chunk := response.read(_CHUNK):
+                    digest.update(chunk)
                     out.write(chunk)
-            # md5 of exactly the bytes written to .part
-            if h.hexdigest() != expected:
-                failures.append(f"{url}: md5 {h.hexdigest()}, expected {expected}")
-                continue
-            os.replace(part, target)
-            ok = True
+            if digest.hexdigest() != expected:  # raising discards the temporary file
+                raise _WrongChecksum(f"{url}: md5 {digest.hexdigest()}, expected {expected}")
+        try:
+            # A unique temporary .part file per process, renamed only once verified.
+            atomic_write(target, fetch)
             return target
+        except _WrongChecksum as e:
+            failures.append(str(e))
         except (OSError, ValueError, http.client.HTTPException) as e:
             failures.append(f"{url}: {e}".replace("\n", " "))
-        finally:
-            if not ok:  # also on KeyboardInterrupt: never leave a .part behind
-                part.unlink(missing_ok=True)
     reasons = "; ".join(failures) or "no mirrors given"
     raise DataError(f"cannot download {filename} (no mirror worked: {reasons}); "
                     + _where_hint(data_dir))

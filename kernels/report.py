@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from . import available, get_backend, runtime, tables, targets
-from .files import atomic_write
+from .files import atomic_write, writable_problem
 from .cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases, practical
 
 SECTIONS = ("conv", "pool", "train", "eval")
@@ -103,6 +103,9 @@ def run(args, parser):
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
     repeats = args.repeats or (5 if args.quick else 15)
+    for path in (args.json, args.plot, args.markdown):
+        if path and (problem := writable_problem(path)):
+            parser.error(problem)  # now, not after minutes of measuring
     if args.plot:
         try:
             import matplotlib  # noqa: F401

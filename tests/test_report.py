@@ -32,7 +32,7 @@ import kernels.bench as bench
 import kernels.report as report
 from kernels.cases import (ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases,
                            practical)
-from kernels.files import atomic_write
+from kernels.files import atomic_write, writable_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -229,6 +229,30 @@ def test_atomic_write_replaces_the_content(tmp_path):
     atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_text() == "new"
     assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    """mkstemp creates 0600 files; the result must get what open() would give (0666 minus
+    the umask) for a new file, and keep an existing file's mode when it replaces one."""
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / "new.bin"
+        atomic_write(new, lambda f: f.write(b"x"))
+        assert new.stat().st_mode & 0o777 == 0o644
+        old = tmp_path / "old.bin"
+        old.write_bytes(b"old")
+        old.chmod(0o640)
+        atomic_write(old, lambda f: f.write(b"new"))
+        assert old.stat().st_mode & 0o777 == 0o640 and old.read_bytes() == b"new"
+    finally:
+        os.umask(umask)
+
+
+def test_writable_problem_names_the_reason(tmp_path):
+    assert writable_problem(tmp_path / "ok.json") is None
+    assert "is a directory" in writable_problem(tmp_path)
+    assert "does not exist" in writable_problem(tmp_path / "missing" / "x.json")
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
 
 
 @pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
