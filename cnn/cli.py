@@ -67,7 +67,8 @@ def build_parser():
     backends = kernels.available()
 
     train = commands.add_parser("train", help="train a model on MNIST")
-    train.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
+    train.add_argument("--backend", choices=backends,
+                       help=f"default: {DEFAULT_BACKEND}, or the checkpoint's with --resume")
     train.add_argument("--arch", choices=list(ARCHITECTURES))
     train.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs,
                        help="total epochs (a resumed run continues up to this number)")
@@ -151,10 +152,16 @@ def cmd_train(args):
     if args.threads:
         runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
-    backend = kernels.get_backend(args.backend)
     if args.resume:
-        state = resume_state(args.resume, config, backend, explicit)
+        loaded = load_checkpoint(args.resume)
+        saved_backend = loaded[2].get("backend")
+        backend = kernels.get_backend(args.backend or (
+            saved_backend if saved_backend in kernels.available() else DEFAULT_BACKEND))
+        state = resume_state(args.resume, config, backend, explicit, loaded)
+        if backend.name == "auto":  # the same per-layer choices as before the stop
+            backend.adopt(state.saved_meta.get("auto_decisions", {}))
     else:
+        backend = kernels.get_backend(args.backend or DEFAULT_BACKEND)
         state = new_state(config, backend)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type
@@ -162,6 +169,10 @@ def cmd_train(args):
     y_train = data.train_labels[:args.limit_train].astype(np.intp)
     x_test = prepare_images(data.test_images[:args.limit_test], dtype)
     y_test = data.test_labels[:args.limit_test].astype(np.intp)
+    saved_samples = state.saved_meta.get("train_samples", len(x_train))
+    if saved_samples != len(x_train):
+        raise UsageError(f"checkpoint {args.resume} was trained on {saved_samples} images, not "
+                         f"{len(x_train)}: resume with the same --limit-train")
     print(f"training {config.arch} ({config.dtype}) with backend {backend.name} on "
           f"{len(x_train)} images, testing on {len(x_test)}; epochs "
           f"{state.epochs_done + 1}..{config.epochs}", flush=True)
@@ -189,7 +200,7 @@ def cmd_train(args):
                 " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
                 for key, d in backend.decisions().items()), flush=True)
         if args.save:
-            save_state(args.save, state, {"backend": backend.name})
+            save_state(args.save, state, _checkpoint_meta(backend, len(x_train)))
 
     if args.metrics_json:
         _write_metrics(args.metrics_json, state, backend, len(x_train), len(x_test))
@@ -198,6 +209,14 @@ def cmd_train(args):
     if state.history:
         print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
     return 0
+
+
+def _checkpoint_meta(backend, train_samples):
+    """What a resumed run needs to repeat this one exactly, beyond the training settings."""
+    meta = dict(backend=backend.name, train_samples=train_samples)
+    if backend.name == "auto":
+        meta["auto_decisions"] = {k: d["backend"] for k, d in backend.decisions().items()}
+    return meta
 
 
 def _write_metrics(path, state, backend, train_samples, test_samples):
@@ -269,8 +288,11 @@ def _load_model(path, backend_name):
     params, _, meta = load_checkpoint(path)
     if meta.get("arch") not in ARCHITECTURES:
         raise CheckpointError(f"checkpoint {path} has unknown architecture {meta.get('arch')!r}")
-    model = build_model(meta["arch"], backend=kernels.get_backend(backend_name),
-                        dtype=meta.get("dtype", "float32"))
+    try:
+        model = build_model(meta["arch"], backend=kernels.get_backend(backend_name),
+                            dtype=meta.get("dtype", "float32"))
+    except TypeError as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
     load_into(model, params, path)
     return model
 

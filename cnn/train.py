@@ -70,6 +70,7 @@ class TrainState:
     config: TrainConfig
     epochs_done: int = 0
     history: list = field(default_factory=list)
+    saved_meta: dict = field(default_factory=dict)  # the checkpoint's record, when resumed
 
 
 def new_state(config: TrainConfig, backend) -> TrainState:
@@ -79,10 +80,11 @@ def new_state(config: TrainConfig, backend) -> TrainState:
     return TrainState(model, optimizer, np.random.default_rng([config.seed, 1]), config)
 
 
-def resume_state(path, config: TrainConfig, backend, explicit=()) -> TrainState:
-    """Rebuild the state saved in `path`. Settings in `explicit` (given by the user) must
-    agree with the checkpoint's; the others are taken from it."""
-    params, optim_state, meta = load_checkpoint(path)
+def resume_state(path, config: TrainConfig, backend, explicit=(), loaded=None) -> TrainState:
+    """Rebuild the state saved in `path` (or its already `loaded` contents). Settings in
+    `explicit` (given by the user) must agree with the checkpoint's; the others are taken
+    from it."""
+    params, optim_state, meta = loaded if loaded is not None else load_checkpoint(path)
     saved = meta.get("config", {})
     for key in RESUME_KEYS:
         if key not in saved:
@@ -91,7 +93,10 @@ def resume_state(path, config: TrainConfig, backend, explicit=()) -> TrainState:
             raise CheckpointError(f"checkpoint {path} was trained with {key}={saved[key]!r}, "
                                   f"not {getattr(config, key)!r}")
         setattr(config, key, saved[key])
-    state = new_state(config, backend)
+    try:
+        state = new_state(config, backend)
+    except (TypeError, ValueError) as e:  # a well-formed file with impossible settings
+        raise CheckpointError(f"checkpoint {path} has invalid settings: {e}") from None
     load_into(state.model, params, path)
     try:
         state.optimizer.load_state_dict(optim_state)
@@ -101,6 +106,7 @@ def resume_state(path, config: TrainConfig, backend, explicit=()) -> TrainState:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path} has incomplete training state ({e!r})") \
             from None
+    state.saved_meta = meta
     return state
 
 

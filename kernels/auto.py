@@ -140,6 +140,14 @@ def decisions() -> dict[str, dict]:
             for key, chosen in _decisions.items()}
 
 
+def adopt(choices: dict[str, str]) -> None:
+    """Take earlier decisions ({configuration key: backend}) as this process's own, e.g. from
+    a checkpoint, so a resumed training run computes every layer as before the stop."""
+    for key, chosen in choices.items():
+        if chosen in candidates():
+            _decisions[key] = chosen
+
+
 def winner(cache) -> str:
     """The backend that computed a forward pass, from the cache it returned."""
     return cache[0]

@@ -358,11 +358,87 @@ def test_resume_equals_uninterrupted(fake_mnist, tmp_path, capsys):
 def test_resume_with_nothing_left_to_do(trained, fake_mnist, tmp_path, capsys):
     directory, _ = fake_mnist
     before = trained["ckpt"].read_bytes()
-    code, out, err = run(["train", "--epochs", 2, "--resume", trained["ckpt"], "--limit-test",
-                          10, "--no-progress", "--data-dir", directory], capsys)
+    code, out, err = run(["train", "--epochs", 2, "--resume", trained["ckpt"], "--limit-train",
+                          200, "--limit-test", 10, "--no-progress", "--data-dir", directory],
+                         capsys)
     assert code == 0, err
     assert "already has 2 epochs; nothing to do" in out
     assert trained["ckpt"].read_bytes() == before
+
+
+def test_resume_on_other_training_data_is_refused(trained, fake_mnist, tmp_path, capsys):
+    """A different --limit-train changes the shuffling permutation: not a continuation."""
+    directory, _ = fake_mnist
+    before = trained["ckpt"].read_bytes()
+    code, out, err = run(["train", "--epochs", 3, "--resume", trained["ckpt"], "--limit-train",
+                          256, "--no-progress", "--data-dir", directory], capsys)
+    assert code == 2
+    assert "trained on 200 images, not 256" in err and len(err.strip().splitlines()) == 1
+    assert trained["ckpt"].read_bytes() == before
+
+
+def test_resume_takes_the_checkpoints_backend(fake_mnist, tmp_path, capsys):
+    directory, _ = fake_mnist
+    ckpt = tmp_path / "numba.npz"
+    common = ["--arch", "tiny", "--limit-train", 64, "--limit-test", 32, "--no-progress",
+              "--data-dir", directory, "--save", ckpt]
+    assert run(["train", "--epochs", 1, "--backend", "numba", *common], capsys)[0] == 0
+    code, out, err = run(["train", "--epochs", 2, "--resume", ckpt, *common], capsys)
+    assert code == 0, err
+    assert "with backend numba" in out
+
+
+def test_resume_with_auto_adopts_the_saved_choices(fake_mnist, tmp_path, capsys, monkeypatch):
+    """auto's per-layer choices are saved in the checkpoint and adopted on resume, so no
+    layer switches algorithm (and rounding) at the stop: here the saved choices are rewritten
+    to 'strided', which the resumed run must then use."""
+    import kernels.auto as auto
+
+    monkeypatch.setattr(auto, "_decisions", {})
+    directory, _ = fake_mnist
+    ckpt = tmp_path / "auto.npz"
+    common = ["--arch", "tiny", "--limit-train", 64, "--limit-test", 32, "--no-progress",
+              "--data-dir", directory, "--save", ckpt]
+    assert run(["train", "--epochs", 1, "--backend", "auto", *common], capsys)[0] == 0
+    with np.load(ckpt) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["backend"] == "auto" and meta["auto_decisions"]
+    meta["auto_decisions"] = {key: "strided" for key in meta["auto_decisions"]}
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(ckpt, **arrays)
+    monkeypatch.setattr(auto, "_decisions", {})
+    assert run(["train", "--epochs", 2, "--resume", ckpt, *common], capsys)[0] == 0
+    chosen = {key: auto.decisions()[key]["backend"] for key in meta["auto_decisions"]}
+    assert set(chosen.values()) == {"strided"}
+
+
+def _tampered_copy(ckpt, tmp_path, change):
+    """A copy of a checkpoint whose metadata JSON was edited by change(meta)."""
+    with np.load(ckpt) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    out = tmp_path / "tampered.npz"
+    np.savez(out, **arrays)
+    return out
+
+
+@pytest.mark.parametrize("command, change", [
+    ("evaluate", lambda m: m.update(dtype="float16")),
+    ("resume", lambda m: m["config"].update(arch="resnet")),
+    ("resume", lambda m: m["config"].update(dtype="float16")),
+], ids=["evaluate-float16", "resume-unknown-arch", "resume-float16"])
+def test_well_formed_checkpoint_with_impossible_settings(trained, fake_mnist, tmp_path,
+                                                         capsys, command, change):
+    directory, _ = fake_mnist
+    bad = _tampered_copy(trained["ckpt"], tmp_path, change)
+    args = (["evaluate", bad, "--data-dir", directory] if command == "evaluate" else
+            ["train", "--epochs", 3, "--resume", bad, "--limit-train", 200, "--no-progress",
+             "--data-dir", directory])
+    code, out, err = run(args, capsys)
+    assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ bad input
