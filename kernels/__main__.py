@@ -3,8 +3,9 @@
 import sys
 
 if len(sys.argv) < 2 or sys.argv[1] != "bench":
-    sys.exit("usage: python -m kernels bench [--quick] [--backends ...] [--json PATH] "
-             "[--plot PNG] (python -m kernels bench --help for all options)")
+    print("usage: python -m kernels bench [--quick] [--backends ...] [--json PATH] "
+          "[--plot PNG] (python -m kernels bench --help for all options)", file=sys.stderr)
+    sys.exit(2)
 
 from .report import main  # noqa: E402  (after the usage check: keeps `--help` typos cheap)
 

@@ -1,7 +1,8 @@
 """Process-wide settings for timing and training runs: thread counts and malloc behaviour.
 
 Both are choices of the *program* (the `cnn` command line, `python -m kernels bench`), not of
-the library: importing `kernels` changes neither.
+the library: importing `kernels` changes neither. (The one process-wide default the library
+does set is Numba's threading layer, in kernels.numba_jit, and only when the user has not.)
 
 - Threads: BLAS (through threadpoolctl when installed), Numba and, when loaded, PyTorch get
   one thread count, recorded with every measurement.
@@ -45,9 +46,10 @@ def pin_threads(threads: int) -> dict:
     if "numba" in sys.modules:
         import numba
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        info["numba_threads"] = numba.get_num_threads()  # can be fewer: it cannot grow
     else:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    info["numba_threads"] = threads
+        info["numba_threads"] = threads
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
     except ImportError:
