@@ -10,9 +10,10 @@ straight to the winner; the cache returned by forward remembers who computed it,
 backward always matches.
 
 Decisions last for the process. Set CONVBENCH_AUTO_CACHE to a file path (or to 1 for
-~/.cache/convbench/auto.json) to keep them across processes; entries are keyed by the
-machine, the Python/NumPy/Numba/convbench versions and the thread count, so a decision
-measured elsewhere is never reused.
+~/.cache/convbench/auto.json) to keep them across processes; entries are keyed by the CPU
+model and count, the thread count, the Python/NumPy/Numba versions and a hash of the
+candidate backends' source code, so a decision measured elsewhere, or about other code, is
+never reused.
 
 Cost: a one-off ~(candidates x (REPEATS + 1)) forward+backward passes per configuration;
 no extra memory afterwards.
@@ -20,12 +21,13 @@ no extra memory afterwards.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +48,25 @@ def candidates() -> list[str]:
     return [b for b in available() if b not in ("naive", name)]
 
 
-def _version(package):
+def _cpu_model() -> str:
     try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:  # e.g. running from a source tree
-        return "unknown"
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A hash of the candidates' source files: a decision about old code is not reused."""
+    digest = hashlib.sha256()
+    for candidate in candidates():
+        module = get_backend(candidate)
+        files = {getattr(module, "__file__", None), *getattr(module, "SOURCES", ())}
+        for path in sorted(f for f in files if f):
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _environment_key() -> str:
@@ -59,10 +75,10 @@ def _environment_key() -> str:
     from . import numba_jit  # noqa: F401
     import numba
 
-    threads = numba.get_num_threads()
-    return "|".join([platform.node(), platform.machine(), platform.processor(),
-                     f"cpus={os.cpu_count()}", f"threads={threads}", platform.python_version(),
-                     np.__version__, _version("numba"), _version("convbench")])
+    return "|".join([_cpu_model(), f"cpus={os.cpu_count()}",
+                     f"threads={numba.get_num_threads()}", platform.python_version(),
+                     f"numpy={np.__version__}", f"numba={numba.__version__}",
+                     f"code={_code_digest()}"])
 
 
 def _cache_path():
@@ -75,27 +91,36 @@ def _cache_path():
     return Path(setting)
 
 
+def _read(path) -> dict:
+    """The cache file's contents; a missing, corrupt or oddly shaped file reads as empty
+    (it only costs a re-measurement)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _load_persistent():
+    """This environment's decisions from the cache file ({} when there is no cache)."""
     global _persistent
+    path = _cache_path()
+    if path is None:
+        return {}
     if _persistent is None:
-        path = _cache_path()
-        _persistent = {}
-        if path is not None and path.is_file():
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                data = {}  # a corrupt cache only costs a re-measurement
-            _persistent = data if isinstance(data, dict) else {}  # so does one of another shape
+        _persistent = _read(path)
     entry = _persistent.get(_environment_key())
     return entry if isinstance(entry, dict) else {}
 
 
 def _remember(key, winner, timings):
+    global _persistent
     _decisions[key], _timings[key] = winner, timings
     path = _cache_path()
     if path is None:
         return
-    _load_persistent()
+    # Read again just before writing: another process may have added decisions meanwhile.
+    _persistent = _read(path)
     env = _environment_key()
     if not isinstance(_persistent.get(env), dict):
         _persistent[env] = {}

@@ -47,6 +47,7 @@ from .numba_pool import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_bac
 from .shapes import check_grad, conv2d_geometry, pad_nchw
 
 name = "numba"
+SOURCES = (os.path.join(os.path.dirname(__file__), "numba_pool.py"),)  # the rest of the backend
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 BLOCK = 4  # filters (channels) sharing each load of x (dy)

@@ -427,6 +427,26 @@ def test_decision_is_written_atomically_as_json(cache_file, monkeypatch):
     assert os.listdir(cache_file.parent) == ["auto.json"], "no temporary file left behind"
 
 
+def test_decisions_of_another_process_are_kept_when_writing(cache_file, monkeypatch):
+    """Another process adds a decision to the file after this one loaded it: writing this
+    process's new decision must merge with the file, not overwrite it from memory."""
+    fakes, key = _decide_base(monkeypatch)
+    env = auto._environment_key()
+    data = json.loads(cache_file.read_text())
+    data[env]["conv|written-by-another-process"] = "medium"
+    cache_file.write_text(json.dumps(data))
+    auto.max_pool2d_forward(conv_arrays(seed=14)[0], 2)  # a new decision, written now
+    entries = json.loads(cache_file.read_text())[env]
+    assert entries["conv|written-by-another-process"] == "medium"
+    assert entries[key] == "fast" and len(entries) == 3
+
+
+def test_environment_key_names_machine_versions_and_code():
+    key = auto._environment_key()
+    for part in ("cpus=", "threads=", "numpy=", "numba=", "code="):
+        assert part in key
+
+
 def test_fresh_process_reads_the_decision_without_measuring(cache_file, monkeypatch):
     """A new process (state reset) takes the cached winner - here edited to name 'medium',
     which measuring would never pick - without running any candidate; decisions() reports
