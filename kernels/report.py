@@ -63,8 +63,9 @@ def build_parser():
                         help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, help="samples per measurement (default 15; quick 5)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="BLAS, Numba and PyTorch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="BLAS, Numba and PyTorch threads (default: the cores this "
+                             "process may use)")
     parser.add_argument("--quick", action="store_true",
                         help="convnet only, fewer samples, naive extrapolated from a 4-image batch")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
@@ -144,7 +145,8 @@ def run(args, parser):
         from .im2col import MAX_WORKSPACE_BYTES
         for name in names:
             case = all_cases()[name]
-            if case.kind == "conv" and case.mnist:
+            # The MNIST layers (the target) and the one standard case big enough to chunk.
+            if case.kind == "conv" and (case.mnist or name == "std.3x3x64"):
                 report["workspace_cap"].append(
                     bench.workspace_cap_case(case, dtype, repeats, MAX_WORKSPACE_BYTES))
 
@@ -199,27 +201,12 @@ def _ms(stats):
     return f"{stats['median'] * 1e3:9.2f} ±{(stats['p75'] - stats['p25']) * 5e2:<6.2f}"
 
 
-def _bytes(n):
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
-def _ratio(value, suffix="x"):
-    return "-" if value is None else f"{value:,.2f}{suffix}"
-
-
 def _print_header(report):
     env = report["environment"]
     print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
           f"numpy {env['numpy']}  numba {env['numba']} ({env['numba_threading_layer']})  "
           f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
-    blas = env["blas"] if isinstance(env["blas"], str) else ", ".join(
-        f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
-        for b in env["blas"])
+    blas = tables.blas_summary(env)
     gemm = report["gemm"]
     print(f"BLAS: {blas}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} GF/s, "
           f"float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']})\n")
@@ -233,12 +220,12 @@ def _print_case(entry):
     for backend, r in entry["results"].items():
         gf = f"{r['gflops']:7.1f} {r['peak_fraction']:6.1%}" if "gflops" in r else f"{'-':>7} {'-':>6}"
         note = f"  ({r['note']})" if "note" in r else ""
-        if r.get("first_call_seconds", 0) > 0.5:  # Numba compiled or loaded its cache here
-            note += f"  (first call {r['first_call_seconds']:.1f} s: JIT)"
+        if backend == "numba":  # compilation or loading the on-disk cache
+            note += f"  (first calls {r['first_call_seconds']:.1f} s)"
         chose = f"  -> {r['chose']}" if "chose" in r else ""
         print(f"  {backend:8} {_ms(r['forward'])} {_ms(r['backward'])} {gf} "
-              f"{_ratio(r['speedup_vs_naive']):>9} {_ratio(r['time_vs_torch']):>8} "
-              f"{_bytes(r.get('workspace_bytes')):>10}{chose}{note}")
+              f"{tables.ratio(r['speedup_vs_naive']):>9} {tables.ratio(r['time_vs_torch']):>8} "
+              f"{tables.size(r.get('workspace_bytes')):>10}{chose}{note}")
     print()
 
 
@@ -246,7 +233,7 @@ def _print_simple(entry, key, what):
     print(f"{entry['name']}  {what}")
     print(f"  {'backend':8} {'ms':>17} {'x torch':>8}")
     for backend, r in entry["results"].items():
-        print(f"  {backend:8} {_ms(r[key])} {_ratio(r['time_vs_torch']):>8}")
+        print(f"  {backend:8} {_ms(r[key])} {tables.ratio(r['time_vs_torch']):>8}")
     print()
 
 

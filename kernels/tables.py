@@ -10,18 +10,30 @@ def _ms(stats):
     return f"{stats['median'] * 1e3:.2f}"
 
 
-def _x(value):
+def ratio(value) -> str:
     return "-" if value is None else f"{value:,.2f}x"
 
 
-def _mib(n):
-    return "-" if n is None else f"{n / 2**20:.1f} MiB"
+def size(n) -> str:
+    """Bytes in the largest unit that keeps the number >= 1."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def blas_summary(env) -> str:
+    if isinstance(env["blas"], str):  # threadpoolctl missing: the reason
+        return env["blas"]
+    return ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, "
+                     f"{b['num_threads']} threads)" for b in env["blas"])
 
 
 def markdown(report) -> str:
     env, gemm = report["environment"], report["gemm"]
-    blas = env["blas"] if isinstance(env["blas"], str) else ", ".join(
-        f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in env["blas"])
+    blas = blas_summary(env)
     lines = [f"`{env['command']}` - {env['date'][:10]}, {env['cpu']}, {env['cores']} cores, "
              f"{env['threads']} threads, NumPy {env['numpy']} ({blas}), Numba {env['numba']}, "
              f"PyTorch {env['torch'] or 'not installed'}, {env['dtype']}. GEMM limit: "
@@ -37,8 +49,8 @@ def markdown(report) -> str:
             name = backend + (f" -> {r['chose']}" if "chose" in r else "") + \
                 (" *" if "note" in r else "")
             lines.append(f"| {case['name']} | {name} | {_ms(r['forward'])} | "
-                         f"{_ms(r['backward'])} | {gf} | {share} | {_x(r['speedup_vs_naive'])} "
-                         f"| {_x(r['time_vs_torch'])} | {_mib(r.get('workspace_bytes'))} |")
+                         f"{_ms(r['backward'])} | {gf} | {share} | {ratio(r['speedup_vs_naive'])} "
+                         f"| {ratio(r['time_vs_torch'])} | {size(r.get('workspace_bytes'))} |")
     if any("note" in r for c in report["cases"] for r in c["results"].values()):
         lines += ["", "\\* naive measured on 4 images and scaled to the batch (`--quick`)."]
 
@@ -49,7 +61,7 @@ def markdown(report) -> str:
             lines += ["", f"| {title}, ms | " + " | ".join(backends) + " |",
                       "| --- |" + " ---: |" * len(backends)]
             for e in entries:
-                cells = [f"{_ms(e['results'][b][key])} ({_x(e['results'][b]['time_vs_torch'])})"
+                cells = [f"{_ms(e['results'][b][key])} ({ratio(e['results'][b]['time_vs_torch'])})"
                          if b in e["results"] else "-" for b in backends]
                 lines.append(f"| {e['arch']} | " + " | ".join(cells) + " |")
 
