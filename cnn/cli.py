@@ -80,7 +80,7 @@ def build_parser():
     train.add_argument("--momentum", type=momentum_factor, help="SGD momentum")
     train.add_argument("--weight-decay", type=non_negative_float)
     train.add_argument("--shift", type=non_negative_int,
-                       help="augment: shift images randomly by up to N pixels (default 2; 0 off)")
+                       help="augment: shift images randomly by up to N pixels (default 1; 0 off)")
     train.add_argument("--seed", type=non_negative_int)
     train.add_argument("--dtype", choices=["float32", "float64"])
     train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else a cache)")
