@@ -581,3 +581,29 @@ def test_python_m_kernels_needs_the_bench_command(args):
     assert result.returncode != 0
     assert "usage: python -m kernels bench" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_mnist_cases_are_the_layers_of_the_architecture(arch):
+    """kernels.cases names the conv and pool layers of each CNN by hand; they must be exactly
+    the layers cnn.model builds (shapes traced by a forward pass at batch 64), or the
+    benchmarks would time layers nobody trains."""
+    from cnn import layers as L
+    from cnn.model import build_model
+
+    model = build_model(arch, backend=kernels.get_backend("im2col"))
+    h = np.zeros((64, 1, 28, 28), np.float32)
+    traced = set()
+    for layer in model.layers:
+        if isinstance(layer, L.Conv2D):
+            F, C, k, _ = layer.shape
+            traced.add(("conv", C, F, h.shape[2], k, layer.stride, layer.padding))
+        elif isinstance(layer, (L.MaxPool2D, L.AvgPool2D)):
+            traced.add((layer.kind, h.shape[1], h.shape[2], layer.kernel_size))
+        h = layer.forward(h)
+    named = {("conv", c.C, c.F, c.H, c.k, c.stride, c.padding) for n, c in CONV_CASES.items()
+             if n.startswith(arch + ".")}
+    named |= {(c.op, c.C, c.H, c.k) for n, c in POOL_CASES.items() if n.startswith(arch + ".")}
+    assert named == traced
+    assert all(c.N == 64 for n, c in {**CONV_CASES, **POOL_CASES}.items()
+               if n.startswith(arch + "."))
