@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import available, get_backend
+from . import available, get_backend, runtime
 from .files import atomic_write
 from .shapes import conv2d_geometry, pool2d_geometry
 
@@ -46,15 +46,6 @@ _persistent: dict | None = None  # file contents when CONVBENCH_AUTO_CACHE is se
 
 def candidates() -> list[str]:
     return [b for b in available() if b not in ("naive", name)]
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,7 +66,7 @@ def _environment_key() -> str:
     from . import numba_jit  # noqa: F401
     import numba
 
-    return "|".join([_cpu_model(), f"cpus={os.cpu_count()}",
+    return "|".join([runtime.cpu_model(), f"cpus={os.cpu_count()}",
                      f"threads={numba.get_num_threads()}", platform.python_version(),
                      f"numpy={np.__version__}", f"numba={numba.__version__}",
                      f"code={_code_digest()}"])

@@ -23,18 +23,13 @@ import numpy as np
 
 from . import available, get_backend, runtime, tables, targets
 from .files import atomic_write, writable_problem
-from .cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases, practical
+from .cases import ARCHITECTURES, QUICK_CASES, all_cases, practical
 
 SECTIONS = ("conv", "pool", "train", "eval")
 
 
 def _environment(args, threads_info, torch_version, malloc_tuned):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = runtime.cpu_model()
     import numba
     return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 command="python -m kernels bench " + " ".join(args.argv), cpu=cpu,
