@@ -27,14 +27,17 @@ bias = np.ones(4, np.{dtype})
 """
 
 
-class NumbaCompileCold:
-    """Everything compiles: a fresh, empty cache directory per process (removed at exit)."""
-
+class _OneOff:
     param_names = ["dtype"]
     params = [["float32", "float64"]]
-    number = 1
-    repeat = (1, 3, 120.0)
+    number = 1  # a second call in the same process would be warm
     timeout = 600
+
+
+class NumbaCompileCold(_OneOff):
+    """Everything compiles: a fresh, empty cache directory per process (removed at exit)."""
+
+    repeat = (1, 3, 120.0)
 
     def timeraw_compile(self, dtype):
         cold = ("import atexit, shutil, tempfile\n"
@@ -43,14 +46,10 @@ class NumbaCompileCold:
         return _WORKLOAD, _SETUP.format(cache_dir_code=cold, dtype=dtype)
 
 
-class NumbaCacheLoad:
+class NumbaCacheLoad(_OneOff):
     """Machine code loaded from a cache directory that setup_cache filled once."""
 
-    param_names = ["dtype"]
-    params = [["float32", "float64"]]
-    number = 1
     repeat = (1, 3, 60.0)
-    timeout = 600
 
     def setup_cache(self):
         # asv runs this once, in a scratch directory it removes afterwards.
