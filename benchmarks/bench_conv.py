@@ -6,7 +6,7 @@ import kernels
 from kernels.bench import measure, workspace_bytes
 from kernels.cases import CONV_CASES
 
-from .common import BACKENDS, CONV_NAMES, skip_unless_practical
+from .common import BACKENDS, CONV_NAMES, is_fast, skip_unless_practical
 
 
 class _Conv:
@@ -45,7 +45,7 @@ class ConvMetrics(_Conv):
         def step():
             y, cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
             self.backend.conv2d_backward(self.dy, cache)
-        seconds = measure(step, repeats=1 if backend == "naive" else 7)["median"]
+        seconds = measure(step, repeats=7 if is_fast(backend) else 1)["median"]
         return (self.case.flops_forward + self.case.flops_backward) / seconds / 1e9
 
     track_gflops.unit = "GF/s"

@@ -1,3 +1,4 @@
+"""python -m cnn {train,evaluate,predict} ...: see cnn.cli."""
 import sys
 
 from .cli import main

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.files import atomic_write
+from kernels.support.files import atomic_write
 
 FORMAT = "convbench-checkpoint-1"
 

@@ -8,25 +8,23 @@ run leaves none behind.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
+import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 import kernels
-from kernels import runtime
-from kernels.files import atomic_write, writable_problem
+from kernels.support import runtime
+from kernels.support.files import writable_problem
 
 from .checkpoint import CheckpointError, load_checkpoint, load_into
-from .data import DataError, load_mnist
+from .data import DataError, load_mnist, prepare_images, read_digit_png
+from .layers import log_softmax
 from .model import ARCHITECTURES, build_model
 from .optim import OPTIMIZERS
-from .train import (RESUME_KEYS, TrainConfig, evaluate, new_state, prepare_images, resume_state,
-                    save_state, train_epoch)
+from .outputs import ProgressBar, plot_history, write_metrics
+from .train import RESUME_KEYS, TrainConfig, evaluate, fit, new_state, resume_state, save_state
 
 DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
 
@@ -144,6 +142,22 @@ def _check_writable(*paths):
             raise UsageError(problem)
 
 
+def _train_state(args, config, explicit):
+    """A fresh state, or the one saved in --resume (then with the same backend, and for a
+    dispatcher the same per-layer choices, unless the user asks for another backend)."""
+    if not args.resume:
+        return new_state(config, kernels.get_backend(args.backend or DEFAULT_BACKEND))
+    loaded = load_checkpoint(args.resume)
+    saved_backend = loaded[2].get("backend")
+    backend = kernels.get_backend(args.backend or (
+        saved_backend if saved_backend in kernels.available() else DEFAULT_BACKEND))
+    state = resume_state(args.resume, config, backend, explicit, loaded)
+    adopt = getattr(backend, "adopt", None)
+    if adopt is not None:
+        adopt(state.saved_meta.get("auto_decisions", {}))
+    return state
+
+
 def cmd_train(args):
     _check_writable(args.save, args.metrics_json, args.plot)
     if args.plot:
@@ -152,60 +166,45 @@ def cmd_train(args):
     if args.threads:
         runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
-    if args.resume:
-        loaded = load_checkpoint(args.resume)
-        saved_backend = loaded[2].get("backend")
-        backend = kernels.get_backend(args.backend or (
-            saved_backend if saved_backend in kernels.available() else DEFAULT_BACKEND))
-        state = resume_state(args.resume, config, backend, explicit, loaded)
-        if backend.name == "auto":  # the same per-layer choices as before the stop
-            backend.adopt(state.saved_meta.get("auto_decisions", {}))
-    else:
-        backend = kernels.get_backend(args.backend or DEFAULT_BACKEND)
-        state = new_state(config, backend)
+    state = _train_state(args, config, explicit)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type
-    x_train = prepare_images(data.train_images[:args.limit_train], dtype)
-    y_train = data.train_labels[:args.limit_train].astype(np.intp)
-    x_test = prepare_images(data.test_images[:args.limit_test], dtype)
-    y_test = data.test_labels[:args.limit_test].astype(np.intp)
-    saved_samples = state.saved_meta.get("train_samples", len(x_train))
-    if saved_samples != len(x_train):
+    train = (prepare_images(data.train_images[:args.limit_train], dtype),
+             data.train_labels[:args.limit_train].astype(np.intp))
+    test = (prepare_images(data.test_images[:args.limit_test], dtype),
+            data.test_labels[:args.limit_test].astype(np.intp))
+    train_samples = len(train[0])
+    saved_samples = state.saved_meta.get("train_samples", train_samples)
+    if saved_samples != train_samples:
         raise UsageError(f"checkpoint {args.resume} was trained on {saved_samples} images, not "
-                         f"{len(x_train)}: resume with the same --limit-train")
+                         f"{train_samples}: resume with the same --limit-train")
+    backend = state.backend
     print(f"training {config.arch} ({config.dtype}) with backend {backend.name} on "
-          f"{len(x_train)} images, testing on {len(x_test)}; epochs "
+          f"{train_samples} images, testing on {len(test[0])}; epochs "
           f"{state.epochs_done + 1}..{config.epochs}", flush=True)
     if state.epochs_done >= config.epochs:
         print(f"the checkpoint already has {state.epochs_done} epochs; nothing to do")
-
     first_epoch = state.epochs_done + 1
-    while state.epochs_done < config.epochs:
-        epoch = state.epochs_done + 1
-        with _progress_bar(len(x_train), f"epoch {epoch}/{config.epochs}",
-                           disable=args.no_progress) as progress:
-            loss, accuracy, seconds = train_epoch(state, x_train, y_train, progress)
-        started = time.perf_counter()
-        test_accuracy, _ = evaluate(state.model, x_test, y_test)
-        state.history.append(dict(epoch=epoch, train_loss=loss, train_accuracy=accuracy,
-                                  test_accuracy=test_accuracy, seconds=seconds,
-                                  eval_seconds=time.perf_counter() - started,
-                                  images_per_second=len(x_train) / seconds,
-                                  lr=state.optimizer.lr, backend=backend.name))
-        print(f"epoch {epoch}/{config.epochs}  loss {loss:.4f}  train {accuracy:.2%}  "
-              f"test {test_accuracy:.2%}  {seconds:.1f} s ({len(x_train) / seconds:,.0f} img/s)"
-              f"  lr {state.optimizer.lr:.2e}", flush=True)
-        if backend.name == "auto" and epoch == first_epoch:
-            print("auto chose: " + "; ".join(
-                " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
-                for key, d in backend.decisions().items()), flush=True)
-        if args.save:
-            save_state(args.save, state, _checkpoint_meta(backend, len(x_train)))
 
+    def after_epoch(record):
+        print(f"epoch {record['epoch']}/{config.epochs}  loss {record['train_loss']:.4f}  "
+              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
+              f"{record['seconds']:.1f} s ({record['images_per_second']:,.0f} img/s)  "
+              f"lr {record['lr']:.2e}", flush=True)
+        decisions = getattr(backend, "decisions", None)
+        if decisions is not None and record["epoch"] == first_epoch:
+            print(f"{backend.name} chose: " + "; ".join(
+                " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
+                for key, d in decisions().items()), flush=True)
+        if args.save:
+            save_state(args.save, state, _checkpoint_meta(backend, train_samples))
+
+    fit(state, train, test, after_epoch=after_epoch, progress=lambda epoch: ProgressBar(
+        train_samples, f"epoch {epoch}/{config.epochs}", disable=args.no_progress))
     if args.metrics_json:
-        _write_metrics(args.metrics_json, state, backend, len(x_train), len(x_test))
+        write_metrics(args.metrics_json, state, train_samples, len(test[0]))
     if args.plot:
-        _plot(args.plot, state.history)
+        plot_history(args.plot, state.history)
     if state.history:
         print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
     return 0
@@ -214,24 +213,10 @@ def cmd_train(args):
 def _checkpoint_meta(backend, train_samples):
     """What a resumed run needs to repeat this one exactly, beyond the training settings."""
     meta = dict(backend=backend.name, train_samples=train_samples)
-    if backend.name == "auto":
-        meta["auto_decisions"] = {k: d["backend"] for k, d in backend.decisions().items()}
+    decisions = getattr(backend, "decisions", None)
+    if decisions is not None:
+        meta["auto_decisions"] = {k: d["backend"] for k, d in decisions().items()}
     return meta
-
-
-def _write_metrics(path, state, backend, train_samples, test_samples):
-    config = state.config
-    record = dict(backend=backend.name, arch=config.arch, dtype=config.dtype, seed=config.seed,
-                  optimizer=config.optimizer, lr=config.lr, lr_decay=config.lr_decay,
-                  batch_size=config.batch_size, train_samples=train_samples,
-                  test_samples=test_samples, epochs=state.history,
-                  test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
-                  environment=dict(python=platform.python_version(), numpy=np.__version__,
-                                   machine=platform.machine(), cpus=os.cpu_count()))
-    if backend.name == "auto":
-        record["auto_decisions"] = backend.decisions()
-    text = json.dumps(record, indent=2) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _require_matplotlib():
@@ -239,49 +224,6 @@ def _require_matplotlib():
         import matplotlib  # noqa: F401
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'convbench[plot]'") from None
-
-
-def _plot(path, history):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(epochs, [h["train_loss"] for h in history], "o-")
-    left.set(xlabel="epoch", ylabel="train loss", title="loss")
-    right.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    right.plot(epochs, [100 * h["test_accuracy"] for h in history], "s-", label="test")
-    right.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    right.legend()
-    for axes in (left, right):
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
-
-
-class _progress_bar:
-    """tqdm bar over images with running loss/accuracy; tqdm shows images/s itself."""
-
-    def __init__(self, total, desc, disable):
-        from tqdm import tqdm
-        self.bar = tqdm(total=total, desc=desc, unit="img", unit_scale=True, leave=False,
-                        disable=True if disable else None, mininterval=0.5)
-        self.done = 0
-
-    def __call__(self, seen, loss, accuracy, seconds):
-        self.bar.update(seen - self.done)
-        self.done = seen
-        if self.bar.n == self.bar.total or seen % 4096 < 64:  # set_postfix is not free
-            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.2%}", refresh=False)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.bar.close()
 
 
 def _load_model(path, backend_name):
@@ -313,47 +255,27 @@ def cmd_evaluate(args):
     return 0
 
 
-def _read_png(path):
-    """A 28x28 grayscale image as uint8; a light background is inverted to MNIST's
-    white-on-black."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise UsageError("reading PNG files needs Pillow: pip install 'convbench[plot]'") \
-            from None
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise UsageError(f"{path}: not a readable image ({e})") from None
-    if pixels.shape != (28, 28):
-        raise UsageError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, "
-                         "expected 28x28")
-    return 255 - pixels if pixels.mean() > 127 else pixels
-
-
 def cmd_predict(args):
     model = _load_model(args.model, args.backend)
     images, names, truth, test = [], [], [], None
     for item in args.images:
-        if item.isdigit() and not Path(item).exists():
+        # An integer (ASCII digits: '²' is a Unicode digit, not an index) names a test image,
+        # unless a file of that name exists.
+        if re.fullmatch(r"[+-]?[0-9]+", item) and not Path(item).exists():
             if test is None:
                 test = load_mnist(args.data_dir)
             index = int(item)
-            if index >= len(test.test_images):
+            if not 0 <= index < len(test.test_images):
                 raise UsageError(f"test index {index} out of range 0..{len(test.test_images) - 1}")
             images.append(test.test_images[index])
             names.append(f"test[{index}]")
             truth.append(int(test.test_labels[index]))
         else:
-            images.append(_read_png(item))
+            images.append(read_digit_png(item))
             names.append(item)
             truth.append(None)
     logits = model.predict_logits(prepare_images(np.stack(images), model.dtype.type))
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = np.exp(log_softmax(logits))
     for name, p, label in zip(names, probs, truth):
         digit = int(p.argmax())
         note = "" if label is None else f"  (label {label}{'' if label == digit else ', WRONG'})"

@@ -1,38 +1,30 @@
-"""MNIST: locate, download, verify and parse the four official IDX files.
-
-IDX format (http://yann.lecun.com/exdb/mnist/), stored gzip-compressed::
-
-    bytes 0-1   0x00 0x00                      magic: always zero
-    byte  2     type code                      0x08 uint8, 0x09 int8, 0x0B int16,
-                                               0x0C int32, 0x0D float32, 0x0E float64
-    byte  3     ndim
-    then        ndim big-endian uint32 sizes   e.g. 60000, 28, 28
-    then        the data, row-major, big-endian, exactly prod(sizes) items
+"""MNIST: locate, download, verify and parse the four official files; standardise and
+augment the images for the network.
 
 Verification policy: a file is only used if its MD5 equals the published one
 (``OFFICIAL``). A present file that fails the check raises ``DataError`` and is never
 parsed or silently replaced; the user has to delete it. Downloads go to a temporary
 ``.<file>.*.part`` (unique per process) and are renamed into place only after their MD5
-matched, so an
-interrupted or wrong download never looks like a valid file. ``verify=False`` skips the
-MD5 check and exists for tests that build small synthetic datasets. Every problem is
-reported as a one-line ``DataError`` that names the file. Images stay uint8 here.
+matched, so an interrupted or wrong download never looks like a valid file.
+``verify=False`` skips the MD5 check and exists for tests that build small synthetic
+datasets. Every problem is reported as a one-line ``DataError`` that names the file. Images
+stay uint8 until `prepare_images` standardises them.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
-import math
 import os
 import urllib.request
-import zlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from kernels.files import atomic_write
+from kernels.support.files import atomic_write
+
+from .idx import DataError, read_idx
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -55,89 +47,11 @@ MIRRORS = (
     "http://yann.lecun.com/exdb/mnist/",
 )
 
-# IDX type code -> on-disk (big-endian) dtype
-_IDX_DTYPES = {
-    0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
-}
-_IDX_CODES = {(dt.kind, dt.itemsize): code for code, dt in _IDX_DTYPES.items()}
 _CHUNK = 1 << 20
-
-
-class DataError(Exception):
-    """A data file is missing, corrupt, unofficial or cannot be downloaded."""
 
 
 class _WrongChecksum(Exception):
     """A mirror served bytes whose MD5 is not the official one."""
-
-
-def _shape_str(shape) -> str:
-    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-
-
-def read_idx(path, *, expected_shape=None, expected_ndim=None, expected_dtype=None) -> np.ndarray:
-    """Parse a gzip-compressed IDX file into a native-endian array.
-
-    ``expected_shape`` may use ``None`` for "any size", e.g. ``(None, 28, 28)``.
-    """
-    path = Path(path)
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: not a valid gzip file or truncated download ({e})") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
-
-    if len(raw) < 4:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path}: bad IDX magic {raw[:4].hex()}: first two bytes must be zero")
-    if raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path}: unknown IDX type code 0x{raw[2]:02x}")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise DataError(f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes")
-    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-
-    need, have = math.prod(shape) * dtype.itemsize, len(raw) - header_len
-    if have < need:
-        raise DataError(f"{path}: truncated data: header {shape} needs {need} bytes, "
-                        f"file has {have}")
-    if have > need:
-        raise DataError(f"{path}: {have - need} trailing bytes after the {shape} data")
-    if expected_ndim is not None and ndim != expected_ndim:
-        raise DataError(f"{path}: has {ndim} dimensions {shape}, expected {expected_ndim}")
-    if expected_shape is not None and (
-        ndim != len(expected_shape)
-        or any(e is not None and e != s for e, s in zip(expected_shape, shape))
-    ):
-        raise DataError(f"{path}: has shape {shape}, expected {_shape_str(expected_shape)}")
-    native = dtype.newbyteorder("=")
-    if expected_dtype is not None and native != np.dtype(expected_dtype):
-        raise DataError(f"{path}: has type {native}, expected {np.dtype(expected_dtype)}")
-    # astype copies: the result is writable and native-endian, not a view of `raw`.
-    return np.frombuffer(raw, dtype, offset=header_len).reshape(shape).astype(native)
-
-
-def write_idx(path, array) -> None:
-    """Write ``array`` as a gzip IDX file, atomically (kernels.files.atomic_write)."""
-    path, array = Path(path), np.asarray(array)
-    code = _IDX_CODES.get((array.dtype.kind, array.dtype.itemsize))
-    if code is None:
-        raise DataError(f"{path}: dtype {array.dtype} has no IDX type code")
-    if array.ndim > 255 or any(s >= 2**32 for s in array.shape):
-        raise DataError(f"{path}: shape {array.shape} does not fit an IDX header")
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-
-    def write(f):
-        # filename="" and mtime=0 keep the bytes (and so the MD5) reproducible.
-        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
-            gz.write(header)
-            gz.write(array.astype(_IDX_DTYPES[code], copy=False).tobytes())
-    atomic_write(path, write)
 
 
 def md5sum(path, chunk_size: int = _CHUNK) -> str:
@@ -174,7 +88,7 @@ def _where_hint(data_dir: Path) -> str:
             "or pass --data-dir / set MNIST_DIR")
 
 
-def download(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> Path:
+def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> Path:
     """Fetch one official file from the first mirror that serves the right bytes."""
     if filename not in OFFICIAL:
         raise DataError(f"{filename}: not an MNIST file (expected one of {', '.join(FILES)})")
@@ -211,9 +125,6 @@ def download(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> P
                     + _where_hint(data_dir))
 
 
-_fetch = download  # ensure_files' `download` flag shadows the function name
-
-
 def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True) -> Path:
     """Make sure the four files are present (and official, if ``verify``); return the dir."""
     data_dir = resolve_data_dir(data_dir)
@@ -229,7 +140,7 @@ def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True) -
         raise DataError(f"missing MNIST files in {data_dir}: {', '.join(missing)}; "
                         + _where_hint(data_dir))
     for name in missing:
-        _fetch(name, data_dir, MIRRORS)  # looked up at call time so it can be overridden
+        download_file(name, data_dir, MIRRORS)
     return data_dir
 
 
@@ -267,3 +178,54 @@ def load_mnist(data_dir=None, *, download: bool = True, verify: bool = True) -> 
     train = _load_split(data_dir, TRAIN_IMAGES, TRAIN_LABELS)
     test = _load_split(data_dir, TEST_IMAGES, TEST_LABELS)
     return MNIST(*train, *test)
+
+
+# Mean and standard deviation of the MNIST training pixels (scaled to [0, 1]).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def prepare_images(images, dtype=np.float32):
+    """uint8 (N, 28, 28) -> standardised (N, 1, 28, 28) in `dtype`."""
+    x = images.astype(dtype)[:, None] / dtype(255)
+    return (x - dtype(MNIST_MEAN)) / dtype(MNIST_STD)
+
+
+def random_shift(x, max_shift, rng):
+    """Translate each image (N, 1, H, W) by up to max_shift pixels in each direction, filling
+    with the background value: the cheapest augmentation that helps MNIST generalise."""
+    if max_shift == 0:
+        return x
+    N, _, H, W = x.shape
+    background = (0 - MNIST_MEAN) / MNIST_STD
+    padded = np.full((N, H + 2 * max_shift, W + 2 * max_shift), background, dtype=x.dtype)
+    padded[:, max_shift:max_shift + H, max_shift:max_shift + W] = x[:, 0]
+    top, left = rng.integers(0, 2 * max_shift + 1, size=(2, N))
+    rows = (top[:, None] + np.arange(H))[:, :, None]
+    cols = (left[:, None] + np.arange(W))[:, None, :]
+    return padded[np.arange(N)[:, None, None], rows, cols][:, None]
+
+
+def read_digit_png(path):
+    """A user's 28x28 digit as uint8 (28, 28), white on black like MNIST: a light background
+    is inverted. The size is checked from the header, before any pixel is decoded, so a huge
+    image costs nothing and never trips Pillow's decompression-bomb guard."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise DataError(f"{path}: reading PNG files needs Pillow: "
+                        "pip install 'convbench[plot]'") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.size != (28, 28):
+                    raise DataError(f"{path}: image is {image.size[0]}x{image.size[1]}, "
+                                    "expected 28x28")
+                pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"{path}: image is far larger than 28x28") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable image ({e})") from None
+    return 255 - pixels if pixels.mean() > 127 else pixels

@@ -38,9 +38,9 @@ class Conv2D(Layer):
                  stride=1, padding=0, gain=2.0):
         super().__init__()
         self.backend, self.stride, self.padding = backend, stride, padding
-        self.shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight_shape = (out_channels, in_channels, kernel_size, kernel_size)
         fan_in = in_channels * kernel_size * kernel_size
-        self.params = {"w": _he_normal(rng, self.shape, fan_in, gain, dtype),
+        self.params = {"w": _he_normal(rng, self.weight_shape, fan_in, gain, dtype),
                        "b": np.zeros(out_channels, dtype=dtype)}
 
     def forward(self, x):
@@ -54,7 +54,7 @@ class Conv2D(Layer):
         return dx
 
     def __repr__(self):
-        F, C, k, _ = self.shape
+        F, C, k, _ = self.weight_shape
         return f"Conv2D({C}->{F}, {k}x{k}, stride={self.stride}, padding={self.padding})"
 
 
@@ -119,11 +119,11 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W), and back for the gradient."""
 
     def forward(self, x):
-        self.shape = x.shape
+        self.input_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy):
-        return dy.reshape(self.shape)
+        return dy.reshape(self.input_shape)
 
 
 class Dense(Layer):
@@ -152,14 +152,19 @@ class Dense(Layer):
         return f"Dense({self.params['w'].shape[0]}->{self.params['w'].shape[1]})"
 
 
+def log_softmax(logits):
+    """log softmax(logits (N, K)) along K, as z - max(z) - log(sum(exp(z - max(z)))): no exp
+    overflows, and the largest probability's log is computed without cancellation."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(logits (N, K)) against integer labels (N,).
 
-    Returns (loss, dlogits). log-softmax is computed as z - max(z) - log(sum(exp(z - max(z)))),
-    so no exp overflows; the gradient is (softmax - onehot) / N.
+    Returns (loss, dlogits); the gradient is (softmax - onehot) / N.
     """
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(logits)
     rows = np.arange(len(labels))
     loss = -log_probs[rows, labels].mean()
     dlogits = np.exp(log_probs)

@@ -1,4 +1,4 @@
-"""Training and evaluation loops.
+"""Training: the settings, the state a checkpoint holds, the epoch loop and evaluation.
 
 Determinism: the initial parameters come from `seed`, the per-epoch shuffling from a separate
 generator seeded by (seed, 1) whose state is saved in every checkpoint together with the
@@ -8,39 +8,16 @@ learning rates and the updates that an uninterrupted run would have made.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
+from .data import random_shift
 from .model import build_model
 from .optim import learning_rate, make_optimizer
-
-# Mean and standard deviation of the MNIST training pixels (scaled to [0, 1]).
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-
-def prepare_images(images, dtype=np.float32):
-    """uint8 (N, 28, 28) -> standardised (N, 1, 28, 28) in `dtype`."""
-    x = images.astype(dtype)[:, None] / dtype(255)
-    return (x - dtype(MNIST_MEAN)) / dtype(MNIST_STD)
-
-
-def random_shift(x, max_shift, rng):
-    """Translate each image (N, 1, H, W) by up to max_shift pixels in each direction, filling
-    with the background value: the cheapest augmentation that helps MNIST generalise."""
-    if max_shift == 0:
-        return x
-    N, _, H, W = x.shape
-    background = (0 - MNIST_MEAN) / MNIST_STD
-    padded = np.full((N, H + 2 * max_shift, W + 2 * max_shift), background, dtype=x.dtype)
-    padded[:, max_shift:max_shift + H, max_shift:max_shift + W] = x[:, 0]
-    top, left = rng.integers(0, 2 * max_shift + 1, size=(2, N))
-    rows = (top[:, None] + np.arange(H))[:, :, None]
-    cols = (left[:, None] + np.arange(W))[:, None, :]
-    return padded[np.arange(N)[:, None, None], rows, cols][:, None]
-
 
 @dataclass
 class TrainConfig:
@@ -72,6 +49,7 @@ class TrainState:
     optimizer: object
     shuffle_rng: np.random.Generator
     config: TrainConfig
+    backend: object  # the kernels backend the model computes with
     epochs_done: int = 0
     history: list = field(default_factory=list)
     saved_meta: dict = field(default_factory=dict)  # the checkpoint's record, when resumed
@@ -81,7 +59,7 @@ def new_state(config: TrainConfig, backend) -> TrainState:
     model = build_model(config.arch, backend=backend, seed=config.seed, dtype=config.dtype)
     optimizer = make_optimizer(config.optimizer, lr=config.lr, momentum=config.momentum,
                                weight_decay=config.weight_decay)
-    return TrainState(model, optimizer, np.random.default_rng([config.seed, 1]), config)
+    return TrainState(model, optimizer, np.random.default_rng([config.seed, 1]), config, backend)
 
 
 def resume_state(path, config: TrainConfig, backend, explicit=(), loaded=None) -> TrainState:
@@ -148,3 +126,25 @@ def evaluate(model, x, labels, batch_size=500):
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     return float((predicted == labels).mean()), confusion
+
+
+def fit(state: TrainState, train, test, *, progress=None, after_epoch=None):
+    """Train on train = (x, labels) up to config.epochs, evaluating on test = (x, labels)
+    after every epoch. progress(epoch) may give a context manager whose value receives
+    train_epoch's progress calls; after_epoch(record) runs once each epoch's record is in
+    state.history (e.g. to print it and save a checkpoint)."""
+    (x_train, y_train), (x_test, y_test) = train, test
+    while state.epochs_done < state.config.epochs:
+        epoch = state.epochs_done + 1
+        with progress(epoch) if progress else contextlib.nullcontext() as report:
+            loss, accuracy, seconds = train_epoch(state, x_train, y_train, report)
+        started = time.perf_counter()
+        test_accuracy, _ = evaluate(state.model, x_test, y_test)
+        record = dict(epoch=epoch, train_loss=loss, train_accuracy=accuracy,
+                      test_accuracy=test_accuracy, seconds=seconds,
+                      eval_seconds=time.perf_counter() - started,
+                      images_per_second=len(x_train) / seconds, lr=state.optimizer.lr,
+                      backend=state.backend.name)
+        state.history.append(record)
+        if after_epoch is not None:
+            after_epoch(record)

@@ -13,10 +13,12 @@ stays in minutes; the naive rung is skipped elsewhere.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import REFERENCE, role
 from .shapes import conv2d_geometry, pool2d_geometry
 
 BATCH = 64
@@ -120,10 +122,17 @@ ARCHITECTURES = ("convnet", "lenet5", "tiny")
 QUICK_CASES = ("convnet.conv1", "convnet.conv2", "convnet.pool1", "convnet.pool2")
 
 
+def full_grid() -> bool:
+    """CONVBENCH_FULL=1 asks the asv and pytest-benchmark suites for every case, every backend
+    (the reference where practical) and every architecture, instead of the quick grid."""
+    return os.environ.get("CONVBENCH_FULL", "") not in ("", "0")
+
+
 def all_cases():
     return {**CONV_CASES, **POOL_CASES}
 
 
 def practical(case, backend: str) -> bool:
-    """Whether timing `backend` on `case` finishes in reasonable time."""
-    return backend != "naive" or case.naive_ok
+    """Whether timing `backend` on `case` finishes in reasonable time (the reference backend
+    takes seconds per call, minutes on the bigger cases)."""
+    return role(backend) != REFERENCE or case.naive_ok

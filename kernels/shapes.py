@@ -123,6 +123,10 @@ class ConvGeometry(_Padded):
         """Output channels (filters) per group."""
         return self.F // self.groups
 
+    def group(self, g: int) -> tuple[slice, slice]:
+        """The input channels and the filters of group g."""
+        return slice(g * self.Cg, (g + 1) * self.Cg), slice(g * self.Fg, (g + 1) * self.Fg)
+
     @property
     def w_shape(self) -> tuple[int, int, int, int]:
         return (self.F, self.Cg, self.kh, self.kw)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn import data
+from cnn import data, idx
 
 # Central-difference step and relative tolerance for every float64 gradient check.
 #
@@ -25,16 +25,16 @@ RTOL = 1e-6
 
 
 def central_difference(loss, arr, indices, h=H_STEP):
-    """d loss() / d arr[idx] for each idx in `indices`, perturbing `arr` in place (and
+    """d loss() / d arr[index] for each index in `indices`, perturbing `arr` in place (and
     restoring it exactly afterwards)."""
     out = np.empty(len(indices))
-    for k, idx in enumerate(indices):
-        old = arr[idx]
-        arr[idx] = old + h
+    for k, index in enumerate(indices):
+        old = arr[index]
+        arr[index] = old + h
         plus = loss()
-        arr[idx] = old - h
+        arr[index] = old - h
         minus = loss()
-        arr[idx] = old
+        arr[index] = old
         out[k] = (plus - minus) / (2 * h)
     return out
 
@@ -91,7 +91,7 @@ def make_fake_mnist(directory, n_train=FAKE_TRAIN, n_test=FAKE_TEST, seed=0):
     arrays = {data.TRAIN_IMAGES: train_images, data.TRAIN_LABELS: train_labels,
               data.TEST_IMAGES: test_images, data.TEST_LABELS: test_labels}
     for name, array in arrays.items():
-        data.write_idx(directory / name, array)
+        idx.write_idx(directory / name, array)
     return arrays
 
 

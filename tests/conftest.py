@@ -41,7 +41,7 @@ def _profile_name() -> str:
 settings.load_profile(_profile_name())
 
 BACKEND_NAMES = kernels.available()
-CANDIDATE_NAMES = [name for name in BACKEND_NAMES if name != "naive"]
+CANDIDATE_NAMES = [name for name in BACKEND_NAMES if kernels.role(name) != kernels.REFERENCE]
 
 
 @pytest.fixture(scope="session", params=BACKEND_NAMES, ids=BACKEND_NAMES)

@@ -1,5 +1,5 @@
-"""Pooling for the Numba backend (imported by kernels.numba_jit, which sets up Numba first): one compiled loop per output element, in parallel over
-the N*C image planes (no two planes share an output, so threads never race).
+"""Numba backend, pooling: one compiled loop per output element, in parallel over the N*C
+image planes (no two planes share an output, so threads never race).
 
 Max pool keeps the first maximum of each window in row-major order (NaN wins, as NumPy's
 argmax); only the real elements of a window compete, so padding never wins, even against
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .shapes import check_grad, pad_nchw, pool2d_geometry
+from ...shapes import check_grad, pad_nchw, pool2d_geometry
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -140,7 +140,7 @@ def _planes(a, geo, fill=0.0):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding never wins."""
+    """The unrolled 2x2 kernel where it applies, else the general window loop."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     y = np.empty((geo.N * geo.C, geo.Ho, geo.Wo), dtype=geo.dtype)
     argmax = np.empty(y.shape, dtype=np.int8 if geo.kh * geo.kw <= 127 else np.int32)
@@ -153,7 +153,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    """2x2: every dx written once; else dy added at each recorded winner."""
     argmax, geo = cache
     dy = np.ascontiguousarray(check_grad(dy, geo)).reshape(argmax.shape)
     if _is_2x2(geo):
@@ -166,7 +166,7 @@ def max_pool2d_backward(dy, cache):
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    """The unrolled 2x2 kernel where it applies, else the general window loop."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     y = np.empty((geo.N * geo.C, geo.Ho, geo.Wo), dtype=geo.dtype)
     if _is_2x2(geo):
@@ -177,7 +177,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    """dy / (kh*kw) added over each window, in parallel over planes."""
     (geo,) = cache
     dy = np.ascontiguousarray(check_grad(dy, geo)).reshape(geo.N * geo.C, geo.Ho, geo.Wo)
     dxp = np.zeros((geo.N * geo.C, geo.Hp, geo.Wp), dtype=geo.dtype)

@@ -1,4 +1,4 @@
-"""Numba backend: direct convolution loops, compiled to machine code by Numba's @njit.
+"""Numba backend, convolution: direct loops compiled to machine code by Numba's @njit.
 
 The maths is the naive backend's, term for term (xp is the padded input, g = f // Fg):
 
@@ -31,23 +31,10 @@ on disk for the next process; `import kernels` never pays for it.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+from numba import njit, prange
 
-# OpenMP's worker threads spin after each parallel loop and fight OpenBLAS's threads for the
-# cores; Numba's own workqueue layer sleeps instead (measured: ~25 % faster training steps on
-# 2 cores when the two alternate). Must be set before numba is imported; users can override.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
-
-from numba import njit, prange  # noqa: E402
-
-from .numba_pool import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward,  # noqa: F401
-                         max_pool2d_forward)
-from .shapes import check_grad, conv2d_geometry, pad_nchw
-
-name = "numba"
-SOURCES = (os.path.join(os.path.dirname(__file__), "numba_pool.py"),)  # the rest of the backend
+from ...shapes import check_grad, conv2d_geometry, pad_nchw
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 BLOCK = 4  # filters (channels) sharing each load of x (dy)
@@ -85,9 +72,9 @@ def _forward_s1(xf, w, yf, Wp, L, dh, dw, groups):
                     for q in range(kw):
                         off = p * dh * Wp + q * dw
                         if blocked:
-                            _axpy4(xf[n, c0 + c, off:off + L], w[f, c, p, q], w[f + 1, c, p, q], w[f + 2, c, p, q],
-                                   w[f + 3, c, p, q], yf[n, f, :L], yf[n, f + 1, :L],
-                                   yf[n, f + 2, :L], yf[n, f + 3, :L])
+                            _axpy4(xf[n, c0 + c, off:off + L], w[f, c, p, q], w[f + 1, c, p, q],
+                                   w[f + 2, c, p, q], w[f + 3, c, p, q], yf[n, f, :L],
+                                   yf[n, f + 1, :L], yf[n, f + 2, :L], yf[n, f + 3, :L])
                         else:  # the last filters, or a block that straddles two groups
                             for r in range(f, min(f + BLOCK, F)):
                                 _axpy(xf[n, (r // Fg) * Cg + c, off:off + L], w[r, c, p, q],
@@ -227,7 +214,7 @@ def _backward_weights_strided(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
 
 
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    """Stride 1: flat-row taps on the padded width, cropped; other strides: plain loops."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
     xp = np.ascontiguousarray(pad_nchw(x, geo.pad))
@@ -247,7 +234,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    """dx and dw by the same flat-row taps (finite stride-1 inputs) or plain loops."""
     xp, w, geo = cache
     check_grad(dy, geo)
     dxp = np.zeros_like(xp)

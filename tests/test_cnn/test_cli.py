@@ -26,14 +26,15 @@ import numpy as np
 import pytest
 
 import kernels
-from cnn import cli, data
+from cnn import cli, data, idx
 from cnn.checkpoint import load_checkpoint
+from cnn.data import prepare_images
 from cnn.model import build_model
-from cnn.train import evaluate, prepare_images
+from cnn.train import evaluate
 from cnn_helpers import FAKE_TEST, FAKE_TRAIN, listing, make_fake_mnist, official_table_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------ fixtures and helpers
@@ -392,7 +393,7 @@ def test_resume_with_auto_adopts_the_saved_choices(fake_mnist, tmp_path, capsys,
     """auto's per-layer choices are saved in the checkpoint and adopted on resume, so no
     layer switches algorithm (and rounding) at the stop: here the saved choices are rewritten
     to 'strided', which the resumed run must then use."""
-    import kernels.auto as auto
+    import kernels.backends.auto as auto
 
     monkeypatch.setattr(auto, "_decisions", {})
     directory, _ = fake_mnist
@@ -512,10 +513,10 @@ def break_file(kind, d):
         labels.write_bytes(gzip.compress(header + bytes(FAKE_TRAIN)))
         return labels, True
     if kind == "wrong-md5":  # a valid IDX file that is not the official one
-        data.write_idx(labels, np.zeros(FAKE_TRAIN, np.uint8))
+        idx.write_idx(labels, np.zeros(FAKE_TRAIN, np.uint8))
         return labels, False
     if kind == "count-mismatch":
-        data.write_idx(labels, np.zeros(FAKE_TRAIN - 1, np.uint8))
+        idx.write_idx(labels, np.zeros(FAKE_TRAIN - 1, np.uint8))
         return labels, True
     raise AssertionError(kind)
 

@@ -3,9 +3,10 @@
 No algorithm wins everywhere: im2col's GEMM wins on many channels, Numba's direct loops on
 one input channel and on pooling, and the answer moves with the machine. The first call with
 a new configuration - operation, shapes, parameters, dtype - runs every candidate backend
-(all registered ones except naive) on the caller's own arrays: one untimed warm-up (Numba
-compiles or loads its cache here), then `REPEATS` timed forward+backward passes with an
-upstream gradient of ones, and keeps the backend with the smallest time. Later calls go
+(the registered algorithms: not the naive reference, not itself) on the caller's own arrays:
+one untimed warm-up (Numba compiles or loads its cache here), then `REPEATS` timed
+forward+backward passes with an upstream gradient of ones, and keeps the backend with the
+smallest time. Later calls go
 straight to the winner; the cache returned by forward remembers who computed it, so
 backward always matches.
 
@@ -32,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import available, get_backend, runtime
-from .files import atomic_write
-from .shapes import conv2d_geometry, pool2d_geometry
+from .. import ALGORITHM, available, get_backend
+from ..shapes import conv2d_geometry, pool2d_geometry
+from ..support import runtime
+from ..support.files import atomic_write
 
 name = "auto"
 REPEATS = 3
@@ -45,7 +47,16 @@ _persistent: dict | None = None  # file contents when CONVBENCH_AUTO_CACHE is se
 
 
 def candidates() -> list[str]:
-    return [b for b in available() if b not in ("naive", name)]
+    """The registered algorithms (the reference is far too slow to ever win)."""
+    return available(ALGORITHM)
+
+
+def _source_files(module) -> list[Path]:
+    """A backend's code: its file, or every file of its package (none for an object that is
+    not a module)."""
+    if hasattr(module, "__path__"):
+        return sorted(p for folder in module.__path__ for p in Path(folder).rglob("*.py"))
+    return [Path(module.__file__)] if getattr(module, "__file__", None) else []
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,17 +64,15 @@ def _code_digest() -> str:
     """A hash of the candidates' source files: a decision about old code is not reused."""
     digest = hashlib.sha256()
     for candidate in candidates():
-        module = get_backend(candidate)
-        files = {getattr(module, "__file__", None), *getattr(module, "SOURCES", ())}
-        for path in sorted(f for f in files if f):
-            digest.update(Path(path).read_bytes())
+        for path in _source_files(get_backend(candidate)):
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _environment_key() -> str:
     # Always through the numba backend (it picks Numba's threading layer before the import),
     # never sys.modules.get: the key must not depend on whether numba is loaded yet.
-    from . import numba_jit  # noqa: F401
+    from . import numba as _  # noqa: F401
     import numba
 
     return "|".join([runtime.cpu_model(), f"cpus={os.cpu_count()}",
@@ -179,7 +188,7 @@ def _layout(*arrays):
 
 
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    """The forward pass of the fastest candidate for this configuration (measured once)."""
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     geo = conv2d_geometry(x, w, b, **params)
     dy = None
@@ -196,7 +205,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """dx, dw, db from the backend that ran the forward pass."""
+    """The backward pass of the backend that ran the forward pass."""
     chosen, inner = cache
     return get_backend(chosen).conv2d_backward(dy, inner)
 
@@ -218,7 +227,7 @@ def _pool_forward(op, x, kernel_size, stride, padding):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo) from the fastest backend for this configuration."""
+    """The fastest candidate's max pool for this configuration."""
     return _pool_forward("max", x, kernel_size, stride, padding)
 
 
@@ -228,7 +237,7 @@ def max_pool2d_backward(dy, cache):
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo) from the fastest backend for this configuration."""
+    """The fastest candidate's average pool for this configuration."""
     return _pool_forward("avg", x, kernel_size, stride, padding)
 
 

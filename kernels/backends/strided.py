@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
 
 name = "strided"
 
@@ -46,14 +46,14 @@ def _windows(xp, kh, kw, stride, dilation):
 
 
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    """One tensordot of the window view with w per group."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
     xp = pad_nchw(x, geo.pad)
     windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
     y = np.empty((geo.N, geo.Ho, geo.Wo, geo.F), dtype=geo.dtype)  # NHWC, transposed below
     for g in range(geo.groups):
-        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        cin, cout = geo.group(g)
         y[..., cout] = np.tensordot(windows[:, cin], w[cout], axes=([1, 4, 5], [1, 2, 3]))
     if b is not None:
         y += b
@@ -61,13 +61,13 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    """dw by tensordot with the windows; dx as a transposed convolution."""
     xp, w, geo = cache
     check_grad(dy, geo)
     windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
     dw = np.empty_like(w)
     for g in range(geo.groups):
-        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        cin, cout = geo.group(g)
         dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
     # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
     # where no real window saw the inf, so a non-finite w takes the per-tap scatter instead.
@@ -89,7 +89,7 @@ def _transposed_conv(dy, w, geo):
     Hc, Wc = dy_windows.shape[2:4]  # the part of xp that some window reached
     dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)
     for g in range(geo.groups):
-        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        cin, cout = geo.group(g)
         dxp[:, :Hc, :Wc, cin] = np.tensordot(dy_windows[:, cout], w_flipped[cout],
                                               axes=([1, 4, 5], [0, 2, 3]))
     return dxp
@@ -100,7 +100,7 @@ def _scatter_taps(dy, w, geo):
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     dxp = np.zeros((geo.N, geo.Hp, geo.Wp, geo.C), dtype=geo.dtype)
     for g in range(geo.groups):
-        cin, cout = slice(g * geo.Cg, (g + 1) * geo.Cg), slice(g * geo.Fg, (g + 1) * geo.Fg)
+        cin, cout = geo.group(g)
         for p in range(geo.kh):
             for q in range(geo.kw):
                 rows = slice(p * dh, p * dh + (geo.Ho - 1) * sh + 1, sh)
@@ -111,7 +111,7 @@ def _scatter_taps(dy, w, geo):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding is -inf and never wins."""
+    """argmax over the flattened window view (padding is -inf and never wins)."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     xp = pad_nchw(x, geo.pad, value=-np.inf)
     flat = _windows(xp, geo.kh, geo.kw, geo.stride, (1, 1)).reshape(geo.y_shape + (-1,))
@@ -123,7 +123,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    """One bincount scatter of dy to the winners' flat indices."""
     argmax, geo = cache
     check_grad(dy, geo)
     (sh, sw) = geo.stride
@@ -138,7 +138,7 @@ def max_pool2d_backward(dy, cache):
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    """Sum over the window view's last two axes, divided by kh*kw."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     xp = pad_nchw(x, geo.pad)
     y = _windows(xp, geo.kh, geo.kw, geo.stride, (1, 1)).sum(axis=(-2, -1))
@@ -147,7 +147,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    """One shifted, strided add of dy / (kh*kw) per kernel tap."""
     (geo,) = cache
     check_grad(dy, geo)
     (sh, sw) = geo.stride

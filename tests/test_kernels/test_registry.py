@@ -11,7 +11,7 @@ import pytest
 
 import kernels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LADDER = ["naive", "strided", "im2col", "numba"]
 
 
@@ -72,3 +72,43 @@ def test_import_kernels_does_not_import_numba():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"], result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ the declared contract
+
+@pytest.mark.parametrize("name", kernels.available())
+def test_every_backend_implements_the_declared_contract(name):
+    """kernels.Backend (a runtime-checkable Protocol) holds for every registered backend, and
+    each entry point accepts the Protocol's keyword arguments."""
+    import inspect
+
+    backend = kernels.get_backend(name)
+    assert isinstance(backend, kernels.Backend)
+    for fn in ("conv2d_forward", "max_pool2d_forward", "avg_pool2d_forward"):
+        declared = inspect.signature(getattr(kernels.Backend, fn)).parameters
+        actual = inspect.signature(getattr(backend, fn)).parameters
+        keywords = [p for p, v in declared.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert all(k in actual for k in keywords), (name, fn, keywords, list(actual))
+
+
+def test_roles_partition_the_registry():
+    """Every backend has exactly one role; the reference is naive and is first; the
+    dispatcher is auto; the algorithms are the rest, in ladder order."""
+    by_role = {r: kernels.available(r) for r in (kernels.REFERENCE, kernels.ALGORITHM,
+                                                 kernels.DISPATCHER)}
+    assert by_role[kernels.REFERENCE] == ["naive"] == kernels.available()[:1]
+    assert by_role[kernels.DISPATCHER] == ["auto"]
+    assert by_role[kernels.ALGORITHM] == LADDER[1:] + [
+        n for n in kernels.available() if n not in LADDER and n != "auto"]
+    assert sorted(sum(by_role.values(), [])) == sorted(kernels.available())
+    for role, names in by_role.items():
+        assert all(kernels.role(n) == role for n in names)
+
+
+def test_unknown_role_and_unknown_name_are_errors():
+    with pytest.raises(ValueError, match="unknown role 'fast'"):
+        kernels.available("fast")
+    with pytest.raises(ValueError, match="unknown backend 'bogus'"):
+        kernels.role("bogus")
+    with pytest.raises(TypeError, match="backend name must be a str"):
+        kernels.role(3)

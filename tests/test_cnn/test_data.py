@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn import data
+from cnn import data, idx
 from cnn.data import DataError
 
 FOUR = (data.TRAIN_IMAGES, data.TRAIN_LABELS, data.TEST_IMAGES, data.TEST_LABELS)
@@ -45,7 +45,7 @@ def make_dataset(d: Path, n_train=12, n_test=7, seed=0, train_labels=None, test_
     }
     d.mkdir(parents=True, exist_ok=True)
     for name, arr in arrays.items():
-        data.write_idx(d / name, arr)
+        idx.write_idx(d / name, arr)
     return arrays
 
 
@@ -66,8 +66,8 @@ def test_idx_round_trip(tmp_path, dtype, shape):
     rng = np.random.default_rng(1)
     arr = (rng.standard_normal(shape) * 100).astype(dtype)
     p = tmp_path / "a.gz"
-    data.write_idx(p, arr)
-    back = data.read_idx(p)
+    idx.write_idx(p, arr)
+    back = idx.read_idx(p)
     assert back.dtype == np.dtype(dtype) and back.dtype.isnative
     assert back.shape == shape
     np.testing.assert_array_equal(back, arr)
@@ -78,7 +78,7 @@ def test_idx_round_trip(tmp_path, dtype, shape):
 def test_write_idx_produces_standard_header(tmp_path):
     arr = np.arange(6, dtype=np.int16).reshape(2, 3) - 3
     p = tmp_path / "h.gz"
-    data.write_idx(p, arr)
+    idx.write_idx(p, arr)
     raw = gzip.decompress(p.read_bytes())
     assert raw[:4] == b"\x00\x00\x0b\x02"
     assert raw[4:12] == b"\x00\x00\x00\x02\x00\x00\x00\x03"
@@ -87,9 +87,9 @@ def test_write_idx_produces_standard_header(tmp_path):
 
 def test_read_hand_built_idx(tmp_path):
     p = write_gz(tmp_path / "x.gz", idx_bytes(0x08, (2, 3), bytes([1, 2, 3, 250, 251, 252])))
-    np.testing.assert_array_equal(data.read_idx(p), [[1, 2, 3], [250, 251, 252]])
+    np.testing.assert_array_equal(idx.read_idx(p), [[1, 2, 3], [250, 251, 252]])
     p = write_gz(tmp_path / "y.gz", idx_bytes(0x0C, (2,), struct.pack(">2i", -7, 70000)))
-    out = data.read_idx(p, expected_ndim=1)
+    out = idx.read_idx(p, expected_ndim=1)
     assert out.dtype == np.int32 and out.tolist() == [-7, 70000]
 
 
@@ -97,9 +97,9 @@ def test_write_idx_is_atomic_on_error(tmp_path, monkeypatch):
     p = tmp_path / "bad.gz"
     for bad in (np.zeros(3, np.complex64), np.zeros(3, bool), np.array([None, None])):
         with pytest.raises(DataError, match="no IDX type code"):
-            data.write_idx(p, bad)
+            idx.write_idx(p, bad)
     assert list(tmp_path.iterdir()) == []
-    data.write_idx(p, np.arange(4, dtype=np.uint8))
+    idx.write_idx(p, np.arange(4, dtype=np.uint8))
     before = p.read_bytes()
 
     class DiskFull(gzip.GzipFile):
@@ -107,9 +107,9 @@ def test_write_idx_is_atomic_on_error(tmp_path, monkeypatch):
             super().write(b[:1])
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(data.gzip, "GzipFile", DiskFull)
+    monkeypatch.setattr(idx.gzip, "GzipFile", DiskFull)
     with pytest.raises(OSError):  # fails mid-write: old file intact, no temp file left
-        data.write_idx(p, np.arange(100, dtype=np.uint8))
+        idx.write_idx(p, np.arange(100, dtype=np.uint8))
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["bad.gz"]
 
@@ -134,7 +134,7 @@ def test_read_idx_rejects_corruption(tmp_path, make, words):
     p = tmp_path / "broken-idx.gz"
     make(p)
     with pytest.raises(DataError) as ei:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert_error_names(ei, p, *words)
 
 
@@ -144,33 +144,33 @@ def test_read_idx_rejects_bad_gzip_crc(tmp_path):
     p = tmp_path / "crc.gz"
     p.write_bytes(bytes(comp))
     with pytest.raises(DataError) as ei:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert_error_names(ei, p, "gzip")
 
 
 def test_read_idx_missing_file(tmp_path):
     p = tmp_path / "nope.gz"
     with pytest.raises(DataError) as ei:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert_error_names(ei, p, "cannot read")
 
 
 def test_read_idx_expected_shape_ndim_dtype(tmp_path):
     p = tmp_path / "img.gz"
-    data.write_idx(p, np.zeros((3, 28, 27), np.uint8))
+    idx.write_idx(p, np.zeros((3, 28, 27), np.uint8))
     with pytest.raises(DataError) as ei:
-        data.read_idx(p, expected_shape=(None, 28, 28))
+        idx.read_idx(p, expected_shape=(None, 28, 28))
     assert_error_names(ei, p, "(3, 28, 27)", "(N, 28, 28)")
     with pytest.raises(DataError) as ei:
-        data.read_idx(p, expected_shape=(3, 28))
+        idx.read_idx(p, expected_shape=(3, 28))
     assert_error_names(ei, p, "expected (3, 28)")
     with pytest.raises(DataError) as ei:
-        data.read_idx(p, expected_ndim=1)
+        idx.read_idx(p, expected_ndim=1)
     assert_error_names(ei, p, "3 dimensions", "expected 1")
     with pytest.raises(DataError) as ei:
-        data.read_idx(p, expected_dtype=np.int16)
+        idx.read_idx(p, expected_dtype=np.int16)
     assert_error_names(ei, p, "uint8", "int16")
-    assert data.read_idx(p, expected_shape=(3, None, 27), expected_ndim=3).shape == (3, 28, 27)
+    assert idx.read_idx(p, expected_shape=(3, None, 27), expected_ndim=3).shape == (3, 28, 27)
 
 
 # ---------------------------------------------------------------- md5 and loading
@@ -217,8 +217,7 @@ def test_load_mnist_verified_against_patched_table(fake_official):
 def test_md5_mismatch_is_rejected_and_never_parsed(tmp_path, monkeypatch):
     make_dataset(tmp_path)  # valid IDX, but not the official bytes
     monkeypatch.setattr(data, "read_idx", lambda *a, **k: pytest.fail("parsed an unverified file"))
-    monkeypatch.setattr(data, "download", lambda *a, **k: pytest.fail("tried to replace it"))
-    monkeypatch.setattr(data, "_fetch", lambda *a, **k: pytest.fail("tried to replace it"))
+    monkeypatch.setattr(data, "download_file", lambda *a, **k: pytest.fail("tried to replace it"))
     expected = data.OFFICIAL[data.TRAIN_IMAGES][0]
     for dl in (False, True):
         with pytest.raises(DataError) as ei:
@@ -229,7 +228,7 @@ def test_md5_mismatch_is_rejected_and_never_parsed(tmp_path, monkeypatch):
 
 def test_count_mismatch(tmp_path):
     make_dataset(tmp_path, n_train=5)
-    data.write_idx(tmp_path / data.TRAIN_LABELS, np.zeros(4, np.uint8))
+    idx.write_idx(tmp_path / data.TRAIN_LABELS, np.zeros(4, np.uint8))
     with pytest.raises(DataError) as ei:
         data.load_mnist(tmp_path, download=False, verify=False)
     assert_error_names(ei, tmp_path / data.TRAIN_IMAGES, "has 5 images",
@@ -245,12 +244,12 @@ def test_label_out_of_range(tmp_path):
 
 def test_wrong_image_geometry_or_label_dtype(tmp_path):
     make_dataset(tmp_path)
-    data.write_idx(tmp_path / data.TEST_IMAGES, np.zeros((7, 32, 32), np.uint8))
+    idx.write_idx(tmp_path / data.TEST_IMAGES, np.zeros((7, 32, 32), np.uint8))
     with pytest.raises(DataError) as ei:
         data.load_mnist(tmp_path, download=False, verify=False)
     assert_error_names(ei, tmp_path / data.TEST_IMAGES, "(7, 32, 32)")
     make_dataset(tmp_path)
-    data.write_idx(tmp_path / data.TRAIN_LABELS, np.zeros(12, np.int32))
+    idx.write_idx(tmp_path / data.TRAIN_LABELS, np.zeros(12, np.int32))
     with pytest.raises(DataError) as ei:
         data.load_mnist(tmp_path, download=False, verify=False)
     assert_error_names(ei, tmp_path / data.TRAIN_LABELS, "int32", "uint8")
@@ -342,7 +341,7 @@ def test_download_falls_back_to_second_mirror(tmp_path, fake_official, http_mirr
     name = data.TRAIN_IMAGES
     (root / name).write_bytes((src / name).read_bytes())
     dest = tmp_path / "cache" / "mnist"  # does not exist yet
-    out = data.download(name, dest, mirrors=(dead_url, base), timeout=5)
+    out = data.download_file(name, dest, mirrors=(dead_url, base), timeout=5)
     assert out == dest / name
     assert data.md5sum(out) == data.OFFICIAL[name][0]
     assert leftovers(dest) == [name]
@@ -351,7 +350,7 @@ def test_download_falls_back_to_second_mirror(tmp_path, fake_official, http_mirr
 def test_download_from_file_url(tmp_path, fake_official):
     src, _ = fake_official
     dest = tmp_path / "dest"
-    out = data.download(data.TEST_LABELS, dest,
+    out = data.download_file(data.TEST_LABELS, dest,
                         mirrors=((tmp_path / "missing").as_uri(), src.as_uri()), timeout=5)
     assert out.read_bytes() == (src / data.TEST_LABELS).read_bytes()
     assert leftovers(dest) == [data.TEST_LABELS]
@@ -361,7 +360,7 @@ def test_download_all_mirrors_fail(tmp_path, fake_official, http_mirror, dead_ur
     base, _root = http_mirror  # serves nothing: 404
     dest = tmp_path / "dest"
     with pytest.raises(DataError) as ei:
-        data.download(data.TRAIN_LABELS, dest, mirrors=(dead_url, base), timeout=5)
+        data.download_file(data.TRAIN_LABELS, dest, mirrors=(dead_url, base), timeout=5)
     msg = str(ei.value)
     assert "\n" not in msg
     assert msg.startswith(f"cannot download {data.TRAIN_LABELS}")
@@ -379,11 +378,11 @@ def test_download_rejects_wrong_content(tmp_path, fake_official, http_mirror):
     (root / name).write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # one bit off
     dest = tmp_path / "dest"
     with pytest.raises(DataError) as ei:
-        data.download(name, dest, mirrors=(base,), timeout=5)
+        data.download_file(name, dest, mirrors=(base,), timeout=5)
     assert f"expected {data.OFFICIAL[name][0]}" in str(ei.value)
     assert leftovers(dest) == []
     # a good mirror after the bad one is used
-    out = data.download(name, dest, mirrors=(base, src.as_uri()), timeout=5)
+    out = data.download_file(name, dest, mirrors=(base, src.as_uri()), timeout=5)
     assert out.read_bytes() == good and leftovers(dest) == [name]
 
 
@@ -405,7 +404,7 @@ def test_ensure_files_downloads_missing_then_loads(tmp_path, fake_official, http
 
 def test_download_unknown_file(tmp_path):
     with pytest.raises(DataError, match="not an MNIST file"):
-        data.download("foo.gz", tmp_path, mirrors=())
+        data.download_file("foo.gz", tmp_path, mirrors=())
 
 
 # ---------------------------------------------------------------- real data

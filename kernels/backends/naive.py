@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
 
 name = "naive"
 
@@ -43,15 +43,14 @@ def _window(geo, i, j):
 
 
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    """One window sum per output element: the definition, read off the formula above."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
     xp = pad_nchw(x, geo.pad)
     y = np.zeros(geo.y_shape, dtype=geo.dtype)
     for n in range(geo.N):
         for f in range(geo.F):
-            g = f // geo.Fg
-            channels = slice(g * geo.Cg, (g + 1) * geo.Cg)
+            channels, _ = geo.group(f // geo.Fg)
             for i in range(geo.Ho):
                 for j in range(geo.Wo):
                     rows, cols = _window(geo, i, j)
@@ -62,15 +61,14 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    """Each output's dy, spread back over the window and weights that produced it."""
     xp, w, geo = cache
     check_grad(dy, geo)
     dxp = np.zeros_like(xp)
     dw = np.zeros_like(w)
     for n in range(geo.N):
         for f in range(geo.F):
-            g = f // geo.Fg
-            channels = slice(g * geo.Cg, (g + 1) * geo.Cg)
+            channels, _ = geo.group(f // geo.Fg)
             for i in range(geo.Ho):
                 for j in range(geo.Wo):
                     rows, cols = _window(geo, i, j)
@@ -81,7 +79,7 @@ def conv2d_backward(dy, cache):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of the real elements of each window."""
+    """argmax of each window, clipped to the real elements, one window at a time."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     y = np.empty(geo.y_shape, dtype=geo.dtype)
     argmax = np.empty(geo.y_shape, dtype=np.intp)  # flat row-major index inside the window
@@ -103,7 +101,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    """Each dy added at its window's recorded winner."""
     argmax, geo = cache
     check_grad(dy, geo)
     dxp = np.zeros((geo.N, geo.C, geo.Hp, geo.Wp), dtype=geo.dtype)
@@ -118,7 +116,7 @@ def max_pool2d_backward(dy, cache):
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    """Each window's sum over the zero-padded input, divided by kh*kw."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     xp = pad_nchw(x, geo.pad)
     y = np.empty(geo.y_shape, dtype=geo.dtype)
@@ -132,7 +130,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    """Each dy / (kh*kw) added to every element of its window."""
     (geo,) = cache
     check_grad(dy, geo)
     dxp = np.zeros((geo.N, geo.C, geo.Hp, geo.Wp), dtype=geo.dtype)

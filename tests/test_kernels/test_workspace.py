@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-import kernels.im2col as im2col
+import kernels.backends.im2col as im2col
 from kernel_helpers import assert_within_rounding, conv_reduction_lengths
 from kernels.bench import workspace_bytes
 from kernels.cases import CONV_CASES

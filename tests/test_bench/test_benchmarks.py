@@ -9,16 +9,14 @@ normal test run (`--benchmark-disable` in pyproject.toml) each runs once as a sm
 The naive backend joins only with CONVBENCH_FULL=1: it takes seconds per call.
 """
 
-import os
-
 import numpy as np
 import pytest
 
 import kernels
-from kernels.cases import ARCHITECTURES, CONV_CASES, POOL_CASES, practical
+from kernels.cases import ARCHITECTURES, CONV_CASES, POOL_CASES, full_grid, practical
 
-FULL = os.environ.get("CONVBENCH_FULL", "") not in ("", "0")
-BACKENDS = [b for b in kernels.available() if FULL or b != "naive"]
+FAST = [b for b in kernels.available() if kernels.role(b) != kernels.REFERENCE]
+BACKENDS = kernels.available() if full_grid() else FAST
 
 
 def _grid(cases):
@@ -99,9 +97,9 @@ def test_pool_forward_backward(benchmark, name, backend):
 
 @pytest.mark.parametrize("arch, backend", [
     pytest.param(a, b, id=f"{a}-{b}") for a in ARCHITECTURES
-    for b in BACKENDS + ["torch"] if b != "naive"])
+    for b in FAST + ["torch"]])
 def test_train_step(benchmark, arch, backend):
-    from kernels.bench import torch_model
+    from cnn.torch_twin import torch_model
     from cnn.model import build_model
     from cnn.optim import Adam
 

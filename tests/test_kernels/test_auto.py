@@ -3,7 +3,7 @@ remembers (in the process and in the persistent cache) and how it fails.
 
 Its numerical results are the conformance suite's business (test_conformance.py runs auto
 like every backend). Here most tests replace the candidates with fake backends: wrappers
-around a real backend that count their calls and advance a fake clock (kernels.auto's own
+around a real backend that count their calls and advance a fake clock (kernels.backends.auto's own
 `time` is swapped for it) by a fixed cost per call, so which candidate is "fastest" is
 decided by the test, exactly, never by the machine's load.
 """
@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 import kernels
-import kernels.auto as auto
+import kernels.backends.auto as auto
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAIVE = kernels.get_backend("naive")
 FUNCTIONS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
              "avg_pool2d_forward", "avg_pool2d_backward")
@@ -71,7 +71,7 @@ class FakeBackend:
 
 
 class Fakes:
-    """Installs fake candidates into kernels.auto: a registry (`available`) of
+    """Installs fake candidates into kernels.backends.auto: a registry (`available`) of
     naive + the fakes + auto, a `get_backend` that serves only the fakes (asking for naive
     or auto fails the test), and a fake clock."""
 
@@ -83,7 +83,10 @@ class Fakes:
         self.backends = {name: FakeBackend(name, real_backend, cost, self, self.calls,
                                            (sleeps or {}).get(name, 0.0))
                          for name, cost in costs.items()}
-        monkeypatch.setattr(auto, "available", lambda: ["naive", *costs, "auto"])
+        roles = {"naive": kernels.REFERENCE, **dict.fromkeys(costs, kernels.ALGORITHM),
+                 "auto": kernels.DISPATCHER}
+        monkeypatch.setattr(auto, "available",
+                            lambda role=None: [n for n, r in roles.items() if role in (None, r)])
         monkeypatch.setattr(auto, "get_backend", self.get_backend)
         if fake_clock:
             monkeypatch.setattr(auto, "time", types.SimpleNamespace(perf_counter=self.perf_counter))
@@ -121,6 +124,7 @@ def test_candidates_are_the_registered_backends_but_naive_and_auto():
     """naive would take minutes per measurement; auto cannot measure itself."""
     names = auto.candidates()
     assert names == [b for b in kernels.available() if b not in ("naive", "auto")]
+    assert names == kernels.available(kernels.ALGORITHM)
     assert names, "auto needs at least one candidate"
     assert "naive" not in names and "auto" not in names
     for name in names:
@@ -554,7 +558,7 @@ def test_environment_key_does_not_depend_on_import_order(tmp_path):
     when there is one core): a decision written by one process must be read by the next one
     without measuring."""
     threads = 1 if (os.cpu_count() or 1) > 1 else 2
-    code = ("import numpy as np, kernels.auto as auto\n"
+    code = ("import numpy as np, kernels.backends.auto as auto\n"
             "x = np.ones((1, 1, 5, 5)); w = np.ones((1, 1, 3, 3))\n"
             "auto.conv2d_forward(x, w)\n"
             "print(list(auto.decisions().values())[0]['seconds'] is None)\n")

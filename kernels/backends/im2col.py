@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
 
 name = "im2col"
 
@@ -74,8 +74,13 @@ def _chunks(geo, itemsize):
     return [slice(n, min(n + step, geo.N)) for n in range(0, geo.N, step)]
 
 
+def chunk_count(geo, itemsize) -> int:
+    """How many batch chunks a conv call of this geometry takes under the cap."""
+    return len(_chunks(geo, itemsize))
+
+
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """y (N, F, Ho, Wo) from x (N, C, H, W), w (F, C // groups, kh, kw), b (F,) or None."""
+    """Columns of each batch chunk, one GEMM per group; the columns are kept if they fit."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
     xp = pad_nchw(x, geo.pad)
@@ -99,7 +104,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None, from dy (N, F, Ho, Wo)."""
+    """dW = dY cols^T and dcols = W^T dY per group, then col2im."""
     xp, w_mat, kept_cols, geo = cache
     check_grad(dy, geo)
     G, K = geo.groups, geo.Cg * geo.kh * geo.kw
@@ -135,7 +140,7 @@ def _pool_col2im(dcols, geo):
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): the maximum of each window; padding is -inf and never wins."""
+    """argmax down the tap axis of the columns (padding is -inf and never wins)."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     cols = _pool_cols(x, geo, -np.inf)
     argmax = cols.argmax(axis=0)  # first maximum in row-major tap order; NaN wins
@@ -147,7 +152,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy goes to the position that won its window."""
+    """dy placed at each window's winning tap of zero columns, then col2im."""
     argmax, geo = cache
     check_grad(dy, geo)
     dcols = np.zeros((geo.kh * geo.kw, argmax.size), dtype=geo.dtype)
@@ -156,14 +161,14 @@ def max_pool2d_backward(dy, cache):
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
-    """y (N, C, Ho, Wo): window sum / (kh*kw), zero padding included in the count."""
+    """Mean down the tap axis of the columns."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
     y = _pool_cols(x, geo, 0.0).sum(axis=0) / (geo.kh * geo.kw)
     return y.reshape(geo.y_shape), (geo,)
 
 
 def avg_pool2d_backward(dy, cache):
-    """dx (N, C, H, W): each dy / (kh*kw) spread evenly over its window."""
+    """dy / (kh*kw) broadcast to every tap of the columns, then col2im."""
     (geo,) = cache
     check_grad(dy, geo)
     share = (dy / (geo.kh * geo.kw)).ravel()

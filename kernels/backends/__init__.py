@@ -1,0 +1,11 @@
+"""The backends: one convolution algorithm per module, each implementing `kernels.Backend`.
+
+    naive     Python loops over every output element: the executable definition
+    strided   sliding_window_view windows contracted with tensordot
+    im2col    the windows copied into a matrix, then one GEMM per group
+    numba     direct loops compiled by Numba (a package: conv.py and pool.py)
+    auto      not an algorithm: times the others per layer and dispatches to the fastest
+
+Each module opens with the derivation of its forward and backward passes and says what makes
+it faster or slower than the rung below. Get them through `kernels.get_backend(name)`.
+"""

@@ -1,0 +1,107 @@
+"""`python -m kernels bench`: every backend side by side, against PyTorch and the GEMM limit.
+
+    python -m kernels bench                       # all cases, all backends, PyTorch if installed
+    python -m kernels bench --quick               # convnet's layers
+    python -m kernels bench --backends im2col,numba --cases convnet --json out.json --plot out.png
+
+Columns: forward and backward milliseconds (median of the samples, with the 25-75 % spread),
+GF/s of forward+backward (3x the forward FLOPs), that rate as a share of the NumPy GEMM rate
+measured in the same run, speed-up over naive, time relative to PyTorch (1.00 = same speed,
+2.00 = twice as slow), workspace (peak extra NumPy memory beyond the results) and the
+seconds of the first calls (compilation, auto's measurements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .. import available
+from ..cases import ARCHITECTURES, QUICK_CASES, all_cases
+from ..support.files import atomic_write, writable_problem
+from . import render
+from .report import SECTIONS, Plan, run
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m kernels bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends",
+                        help=f"comma-separated (default: all of {','.join(available())})")
+    parser.add_argument("--cases", help="comma-separated names or prefixes, e.g. convnet,std.1x1 "
+                                        f"(default: all; --quick: {','.join(QUICK_CASES)})")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--repeats", type=int, help="samples per measurement (default 15; quick 5)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="BLAS, Numba and PyTorch threads (default: the cores this "
+                             "process may use)")
+    parser.add_argument("--quick", action="store_true",
+                        help="convnet only, fewer samples, naive extrapolated from a 4-image batch")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--no-malloc-reuse", action="store_true",
+                        help="keep glibc's default of returning big freed blocks to the OS "
+                             "(see kernels.support.runtime)")
+    parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
+    parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
+    parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
+    return parser
+
+
+def plan_from(args, parser, argv) -> Plan:
+    """Every check before any measurement: a bad request costs nothing."""
+    backends = available() if not args.backends else args.backends.split(",")
+    if unknown := [b for b in backends if b not in available()]:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; "
+                     f"available: {', '.join(available())}")
+    names = list(QUICK_CASES) if args.quick and not args.cases else list(all_cases())
+    if args.cases:
+        wanted = args.cases.split(",")
+        if unmatched := [w for w in wanted if not any(n.startswith(w) for n in all_cases())]:
+            parser.error(f"no case matches {', '.join(map(repr, unmatched))}; "
+                         f"cases: {', '.join(all_cases())}")
+        names = [n for n in all_cases() if any(n.startswith(w) for w in wanted)]
+    sections = args.sections.split(",")
+    if bad := [s for s in sections if s not in SECTIONS]:
+        parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    for path in (args.json, args.plot, args.markdown):
+        if path and (problem := writable_problem(path)):
+            parser.error(problem)  # now, not after minutes of measuring
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install 'convbench[bench]'")
+    archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
+    return Plan(backends=backends, cases=names, sections=sections, archs=archs,
+                dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
+                quick=args.quick, threads=args.threads, torch=not args.no_torch,
+                malloc_reuse=not args.no_malloc_reuse,
+                command="python -m kernels bench " + " ".join(argv))
+
+
+def _write_text(path, text):
+    atomic_write(path, lambda f: f.write(text.encode()))
+    print(f"wrote {path}")
+
+
+def main(argv=None):
+    argv = list(sys.argv[2:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    report = run(plan_from(args, parser, argv))
+    if args.json:
+        _write_text(args.json, json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        render.plot(report, args.plot)
+        print(f"wrote {args.plot}")
+    if args.markdown:
+        _write_text(args.markdown, render.markdown(report))
+    return 0

@@ -1,0 +1,130 @@
+"""The columns of the per-case tables: what each derives from the measurements, and how it
+reads. The console, Markdown and JSON outputs all come from this one list, so a new column is
+one entry here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .. import REFERENCE, available
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a derived value may depend on besides its own backend's result."""
+
+    entry: dict          # the case: name, kind, flops (conv), results of every backend
+    gemm_gflops: float   # the machine's GEMM rate, measured in the same run
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str | None  # None: stored in the JSON, not shown
+    key: str | None = None  # the result's field it derives, if any
+    derive: Callable[[dict, Context], Any] | None = None
+    cell: Callable[[dict], str] | None = None  # the text shown
+
+    def text(self, result) -> str:
+        return self.cell(result) if self.cell else fmt(result.get(self.key))
+
+
+# ------------------------------------------------------------------ formats
+
+def ms(stats) -> str:
+    """Median milliseconds and the 25-75 % spread."""
+    return f"{stats['median'] * 1e3:.2f} ±{(stats['p75'] - stats['p25']) * 1e3:.2f}"
+
+
+def ratio(value) -> str:
+    return "-" if value is None else f"{value:,.2f}x"
+
+
+def share(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def size(n) -> str:
+    """Bytes in the largest unit that keeps the number >= 1."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def fmt(value) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+# ------------------------------------------------------------------ derivations
+
+def _total(result, _):
+    return result["forward"]["median"] + result["backward"]["median"]
+
+
+def _gflops(result, ctx):
+    flops = ctx.entry.get("flops")
+    return None if flops is None else \
+        (flops["forward"] + flops["backward"]) / result["total_seconds"] / 1e9
+
+
+def _forward_gflops(result, ctx):
+    flops = ctx.entry.get("flops")
+    return None if flops is None else flops["forward"] / result["forward"]["median"] / 1e9
+
+
+def _share_of_gemm(result, ctx):
+    return None if result["gflops"] is None else result["gflops"] / ctx.gemm_gflops
+
+
+def _speedup_vs_reference(result, ctx):
+    reference = next((ctx.entry["results"][b] for b in available(REFERENCE)
+                      if b in ctx.entry["results"]), None)
+    return None if reference is None else reference["total_seconds"] / result["total_seconds"]
+
+
+def _time_vs_torch(result, ctx):
+    torch = ctx.entry["results"].get("torch")
+    return None if torch is None else result["total_seconds"] / torch["total_seconds"]
+
+
+CASE_COLUMNS = [
+    Column(None, "total_seconds", _total),
+    Column("forward ms", cell=lambda r: ms(r["forward"])),
+    Column("backward ms", cell=lambda r: ms(r["backward"])),
+    Column("GF/s", "gflops", _gflops),
+    Column(None, "forward_gflops", _forward_gflops),
+    Column("% GEMM", "peak_fraction", _share_of_gemm, cell=lambda r: share(r["peak_fraction"])),
+    Column("x naive", "speedup_vs_naive", _speedup_vs_reference,
+           cell=lambda r: ratio(r["speedup_vs_naive"])),
+    Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"])),
+    Column("workspace", cell=lambda r: size(r.get("workspace_bytes"))),
+    # Numba compiles (or loads its cache) and auto measures its candidates in these calls.
+    Column("1st calls s", cell=lambda r: "-" if r.get("first_call_seconds") is None
+           else f"{r['first_call_seconds']:.2f}"),
+]
+
+
+def derive(entry, gemm_gflops) -> None:
+    """Fill every derived field of every backend's result, in column order."""
+    ctx = Context(entry, gemm_gflops)
+    for column in CASE_COLUMNS:
+        if column.derive is not None:
+            for result in entry["results"].values():
+                result[column.key] = column.derive(result, ctx)
+
+
+def backend_label(backend, result) -> str:
+    """The backend, whom it chose if it dispatches, and * if its figure is extrapolated."""
+    return backend + (f" -> {result['chose']}" if "chose" in result else "") + \
+        (" *" if "note" in result else "")
+
+
+def table(entry) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of one case, ready for the console or Markdown."""
+    shown = [c for c in CASE_COLUMNS if c.header]
+    rows = [[backend_label(b, r)] + [c.text(r) for c in shown]
+            for b, r in entry["results"].items()]
+    return ["backend"] + [c.header for c in shown], rows

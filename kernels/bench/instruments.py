@@ -1,0 +1,71 @@
+"""The measuring instruments: a timer, the machine's GEMM rate and a workspace meter.
+
+Timer: each measurement is warmed up first (Numba compiles, caches fill), then repeated; one
+sample is the mean of enough back-to-back calls to last >= 2 ms, so timer resolution does not
+matter; the result is the median and the 25-75 % spread of the samples. Workspace is the peak
+of NumPy allocations seen by tracemalloc during a call, minus the arrays it returns.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+
+import numpy as np
+
+MIN_SAMPLE_SECONDS = 2e-3
+
+
+def measure(fn, repeats, *, warmup=1):
+    """Median and spread (seconds per call) of `repeats` samples of fn(), and how long the
+    first warm-up call took (for Numba: compilation or loading its on-disk cache)."""
+    first = None
+    for _ in range(warmup):
+        start = time.perf_counter()
+        fn()
+        first = time.perf_counter() - start if first is None else first
+    calls, start = 1, time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    if once < MIN_SAMPLE_SECONDS:
+        calls = int(np.ceil(MIN_SAMPLE_SECONDS / max(once, 1e-7)))
+    samples = []
+    gc.disable()  # a collection inside one sample would be charged to that backend
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples.append((time.perf_counter() - start) / calls)
+    finally:
+        gc.enable()
+    p25, median, p75 = np.percentile(samples, [25, 50, 75])
+    return dict(median=float(median), p25=float(p25), p75=float(p75),
+                min=float(np.min(samples)), repeats=repeats, calls_per_sample=calls,
+                first_call=first)
+
+
+def gemm_peak(dtype, repeats, n=1536):
+    """NumPy matmul rate (GF/s) on square n x n matrices: the machine's practical limit."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    stats = measure(lambda: a @ b, repeats)
+    # The median, like every case's GF/s: comparing a best case with typical ones would
+    # flatter the limit and belittle the backends.
+    return dict(n=n, gflops=2 * n**3 / stats["median"] / 1e9,
+                best_gflops=2 * n**3 / stats["min"] / 1e9)
+
+
+def workspace_bytes(run):
+    """Peak NumPy allocation of run() beyond the arrays it returns (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        results = run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kept = sum(a.nbytes for a in results if isinstance(a, np.ndarray))
+    return max(0, peak - kept)

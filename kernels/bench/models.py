@@ -1,0 +1,72 @@
+"""Whole CNNs: one training step and a 10,000-image evaluation, ours and PyTorch's twin.
+
+The one module of `kernels` that imports `cnn`: the measurement layer sits above the CNN,
+which sits above the backends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn.model import build_model
+from cnn.optim import Adam
+from cnn.torch_twin import torch_model
+
+from .. import get_backend
+from .instruments import measure
+
+BATCH = 64
+EVAL_IMAGES, EVAL_BATCH = 10_000, 500
+
+
+def _batch(dtype, batch):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch, 1, 28, 28)).astype(dtype), rng.integers(0, 10, batch)
+
+
+def train_step(arch, backend_name, dtype, repeats, batch=BATCH):
+    """One optimisation step (forward, loss, backward, Adam update) of our CNN."""
+    model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
+    optimizer = Adam()
+    x, labels = _batch(dtype, batch)
+
+    def step():
+        model.loss_and_grads(x, labels)
+        optimizer.step(model.parameters())
+    return dict(step=measure(step, repeats, warmup=2))
+
+
+def evaluate(arch, backend_name, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):
+    """Logits for `images` test-sized images, in batches, as `cnn evaluate` does."""
+    model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
+    x = np.random.default_rng(0).standard_normal((images, 1, 28, 28)).astype(dtype)
+    return dict(evaluate=measure(lambda: model.predict_logits(x, batch), repeats))
+
+
+def torch_train_step(arch, dtype, repeats, batch=BATCH):
+    """The same step for PyTorch's twin: forward, cross-entropy, autograd, torch.optim.Adam."""
+    import torch
+
+    model = torch_model(arch, dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, labels = (torch.from_numpy(a) for a in _batch(dtype, batch))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), labels).backward()
+        optimizer.step()
+    return dict(step=measure(step, repeats, warmup=2))
+
+
+def torch_evaluate(arch, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):
+    """The twin's logits for the same images, without autograd."""
+    import torch
+
+    model = torch_model(arch, dtype).eval()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(
+        (images, 1, 28, 28)).astype(dtype))
+
+    def run():
+        with torch.no_grad():
+            return [model(x[i:i + batch]) for i in range(0, images, batch)]
+    return dict(evaluate=measure(run, repeats))

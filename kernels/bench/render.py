@@ -1,0 +1,172 @@
+"""A report, rendered: console tables while it runs, Markdown (`--markdown`, so the README's
+figures are pasted from a file the report wrote, not typed by hand) and a PNG chart (`--plot`).
+The per-case tables of both text forms come from `columns.table`."""
+
+from __future__ import annotations
+
+from .columns import ms, ratio, table
+
+MODEL_SECTIONS = (  # report key, measured key, title
+    ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
+    ("evaluate", "evaluate", "evaluation of 10,000 images, batches of 500"),
+)
+
+
+def blas_summary(env) -> str:
+    if isinstance(env["blas"], str):  # threadpoolctl missing: the reason
+        return env["blas"]
+    return ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, "
+                     f"{b['num_threads']} threads)" for b in env["blas"])
+
+
+def measured(row) -> str:
+    """A target's figure as a ratio or a share."""
+    if row["measured"] is None:
+        return "-"
+    return f"{row['measured']:.1%}" if row["unit"] == "%" else f"{row['measured']:,.2f}x"
+
+
+# ------------------------------------------------------------------ console
+
+def _aligned(headers, rows, indent="  ") -> str:
+    widths = [max(len(r[i]) for r in [headers] + rows) for i in range(len(headers))]
+
+    def line(cells):
+        return indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join(line(r) for r in [headers] + rows)
+
+
+def print_header(report):
+    env, gemm = report["environment"], report["gemm"]
+    print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
+          f"numpy {env['numpy']}  numba {env['numba']} ({env['numba_threading_layer']})  "
+          f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
+    print(f"BLAS: {blas_summary(env)}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} "
+          f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']})\n",
+          flush=True)
+
+
+def print_case(entry):
+    flops = f"  ({entry['flops']['forward'] / 1e9:.3f} GFLOP forward)" if "flops" in entry else ""
+    print(f"{entry['name']}  {entry['description']}{flops}")
+    print(_aligned(*table(entry)))
+    notes = {r["note"] for r in entry["results"].values() if "note" in r}
+    print("".join(f"  * {note}\n" for note in sorted(notes)), flush=True)
+
+
+def print_model(entry, section):
+    key, title = next((k, t) for s, k, t in MODEL_SECTIONS if s == section)
+    print(f"{entry['name']}  {title}")
+    rows = [[b, ms(r[key]), ratio(r["time_vs_torch"])] for b, r in entry["results"].items()]
+    print(_aligned(["backend", "ms", "x PyTorch"], rows) + "\n", flush=True)
+
+
+def print_targets(rows):
+    shown = [r for r in rows if r["met"] is not None]
+    print("targets (ratios measured in this run)")
+    for r in shown:
+        verdict = "met" if r["met"] else "MISSED"
+        print(f"  {verdict:6} {measured(r):>10}  {r['target']}" +
+              (f"  ({r['note']})" if r["note"] else ""))
+    if len(shown) < len(rows):
+        print(f"  ({len(rows) - len(shown)} targets not measured in this run)")
+    print()
+
+
+# ------------------------------------------------------------------ Markdown
+
+def _markdown_table(headers, rows, align=None) -> list[str]:
+    """align: '<' or '>' per column; by default the first column is text, the rest numbers."""
+    align = align or "<" + ">" * (len(headers) - 1)
+    rule = ["---" if a == "<" else "---:" for a in align]
+    return ["| " + " | ".join(r) + " |" for r in [headers, rule] + rows]
+
+
+def markdown(report) -> str:
+    env, gemm = report["environment"], report["gemm"]
+    lines = [f"`{env['command']}` - {env['date'][:10]}, {env['cpu']}, {env['cores']} cores, "
+             f"{env['threads']} threads, NumPy {env['numpy']} ({blas_summary(env)}), Numba "
+             f"{env['numba']}, PyTorch {env['torch'] or 'not installed'}, {env['dtype']}. "
+             f"GEMM limit: {gemm['float32']['gflops']:.0f} GF/s float32, "
+             f"{gemm['float64']['gflops']:.0f} GF/s float64.", ""]
+    rows = []
+    for entry in report["cases"]:
+        headers, case_rows = table(entry)
+        rows += [[entry["name"]] + row for row in case_rows]
+    if rows:
+        lines += _markdown_table(["case"] + headers, rows, align="<<" + ">" * (len(headers) - 1))
+    notes = sorted({r["note"] for c in report["cases"] for r in c["results"].values()
+                    if "note" in r})
+    lines += ["", *(f"\\* {note} (`--quick`)." for note in notes)] if notes else []
+
+    for section, key, title in MODEL_SECTIONS:
+        entries = report[section]
+        if entries:
+            backends = list(dict.fromkeys(b for e in entries for b in e["results"]))
+            model_rows = [[e["arch"]] + [
+                f"{e['results'][b][key]['median'] * 1e3:.2f} "
+                f"({ratio(e['results'][b]['time_vs_torch'])})" if b in e["results"] else "-"
+                for b in backends] for e in entries]
+            lines += [""] + _markdown_table([f"{title}, ms"] + backends, model_rows)
+
+    shown = [t for t in report.get("targets", []) if t["met"] is not None]
+    if shown:
+        lines += [""] + _markdown_table(
+            ["target", "measured", "verdict", "note"],
+            [[t["target"], measured(t), "met" if t["met"] else "**missed**", t["note"]]
+             for t in shown], align="<><<")
+    if len(shown) < len(report.get("targets", [])):
+        lines += ["", f"{len(report['targets']) - len(shown)} targets not measured in this run."]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ PNG
+
+def plot(report, path):
+    """Two panels: conv cases in GF/s against the GEMM limit, and every case's time relative
+    to PyTorch. One colour per backend in both, one legend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..support.files import atomic_write
+
+    convs = [c for c in report["cases"] if c["kind"] == "conv"]
+    others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
+        report["evaluate"]
+    backends = list(dict.fromkeys(b for c in convs + others for b in c["results"]))
+    colors = {b: plt.cm.tab10(i) for i, b in enumerate(backends)}
+    bar = 0.8 / max(1, len(backends))
+    rows = max(len(convs), len(others), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, rows * (0.16 * len(backends) + 0.25) + 1.6))
+    panels = ((axes[0], convs, "gflops", "forward+backward GF/s (log scale)"),
+              (axes[1], others, "time_vs_torch",
+               "time relative to PyTorch (log scale; < 1 is faster)"))
+    for ax, cases, key, label in panels:
+        for i, case in enumerate(cases):
+            for j, backend in enumerate(backends):
+                value = case["results"].get(backend, {}).get(key)
+                if value:
+                    ax.barh(i + j * bar, value, bar, color=colors[backend])
+        ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(cases))], [c["name"] for c in cases])
+        ax.set_ylim(len(cases) - bar / 2, -bar)  # first case on top
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", which="major", alpha=0.3)
+    dtype = report["environment"]["dtype"]
+    limit = report["gemm"][dtype]["gflops"]
+    axes[0].axvline(limit, color="k", ls="--", lw=1)
+    axes[0].text(limit, 1.0, f"GEMM {limit:.0f} GF/s ", transform=axes[0].get_xaxis_transform(),
+                 ha="right", va="bottom", fontsize=8)
+    if report["environment"]["torch"]:
+        axes[1].axvline(1.0, color="k", ls="--", lw=1)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[b]) for b in backends]
+    fig.legend(handles, backends, loc="upper center", ncol=len(backends), frameon=False,
+               bbox_to_anchor=(0.5, 0.98))
+    env = report["environment"]
+    fig.suptitle(f"convbench {env['dtype']}, batch 64 - {env['cpu']}, {env['threads']} threads, "
+                 f"{env['date'][:10]}", fontsize=10, y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)

@@ -1,0 +1,131 @@
+"""One report: measure every selected backend and PyTorch on the selected cases, derive the
+columns, check the targets. The command line (`kernels.bench.cli`) validates the request
+first; this module only runs it, printing each table as soon as it is measured."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import REFERENCE, get_backend, role
+from ..cases import all_cases, practical
+from ..support import runtime
+from . import columns, layers, models, render, targets
+
+SECTIONS = ("conv", "pool", "train", "eval")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request (see kernels.bench.cli)."""
+
+    backends: list
+    cases: list
+    sections: list
+    archs: list
+    dtype: str
+    repeats: int
+    quick: bool
+    threads: int
+    torch: bool           # whether to time PyTorch (when installed)
+    malloc_reuse: bool
+    command: str
+
+
+def _torch_version(wanted):
+    if not wanted:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
+
+
+def _environment(plan, threads_info, torch_version, malloc_tuned):
+    # The numba backend picks Numba's threading layer before numba loads: import it first.
+    from ..backends import numba as _  # noqa: F401
+    import numba
+
+    return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                command=plan.command, cpu=runtime.cpu_model(), cores=os.cpu_count(),
+                python=platform.python_version(), numpy=np.__version__,
+                numba=numba.__version__, numba_threading_layer=numba.config.THREADING_LAYER,
+                torch=torch_version, dtype=plan.dtype, malloc_reuse=malloc_tuned,
+                **threads_info)
+
+
+def _time_vs_torch(entry, key):
+    torch = entry["results"].get("torch")
+    for result in entry["results"].values():
+        result["time_vs_torch"] = None if torch is None else \
+            result[key]["median"] / torch[key]["median"]
+
+
+def run(plan: Plan) -> dict:
+    torch_version = _torch_version(plan.torch)  # imported first, so its threads get pinned
+    malloc_tuned = plan.malloc_reuse and runtime.reuse_freed_memory()
+    threads_info = runtime.pin_threads(plan.threads)
+    dtype = np.dtype(plan.dtype).type
+    report = dict(environment=_environment(plan, threads_info, torch_version, malloc_tuned),
+                  gemm={d: _gemm(d, plan.repeats) for d in ("float32", "float64")},
+                  cases=[], workspace_cap=[], train_steps=[], evaluate=[])
+    render.print_header(report)
+
+    for name in plan.cases:
+        case = all_cases()[name]
+        if case.kind not in plan.sections:
+            continue
+        entry = dict(name=name, kind=case.kind, description=case.describe(), results={})
+        if case.kind == "conv":
+            entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)
+        for backend in plan.backends:
+            if practical(case, backend):
+                entry["results"][backend] = layers.time_case(case, backend, dtype, plan.repeats,
+                                                             plan.quick)
+        if torch_version:
+            entry["results"]["torch"] = layers.torch_case(case, dtype, plan.repeats)
+        columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
+        report["cases"].append(entry)
+        render.print_case(entry)
+
+    if "conv" in plan.sections:  # backends that chunk their work under a workspace cap
+        capped = [b for b in plan.backends if hasattr(get_backend(b), "MAX_WORKSPACE_BYTES")]
+        report["workspace_cap"] = [
+            layers.workspace_cap_case(all_cases()[n], b, dtype, plan.repeats)
+            for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases]
+
+    # Whole models: the reference is left out (minutes per step); the layer cases show its rung.
+    model_backends = [b for b in plan.backends if role(b) != REFERENCE]
+    for section, key, ours, theirs, samples in (
+            ("train", "step", models.train_step, models.torch_train_step, plan.repeats),
+            ("eval", "evaluate", models.evaluate, models.torch_evaluate,
+             max(1, plan.repeats // 5))):
+        if section not in plan.sections:
+            continue
+        report_key = "train_steps" if section == "train" else "evaluate"
+        for arch in plan.archs:
+            entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
+                         arch=arch, results={b: ours(arch, b, dtype, samples)
+                                             for b in model_backends})
+            if torch_version:
+                entry["results"]["torch"] = theirs(arch, dtype, samples)
+            _time_vs_torch(entry, key)
+            report[report_key].append(entry)
+            render.print_model(entry, report_key)
+
+    if not torch_version:
+        print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else
+              "torch is not installed (pip install torch==2.13.0)"))
+    report["targets"] = targets.check(report)
+    render.print_targets(report["targets"])
+    return report
+
+
+def _gemm(dtype, repeats):
+    from .instruments import gemm_peak
+    return gemm_peak(np.dtype(dtype).type, repeats)

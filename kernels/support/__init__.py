@@ -1,0 +1,2 @@
+"""What programs built on the kernels need from the process, not from the maths: thread
+counts and malloc behaviour (`runtime`), output files written atomically (`files`)."""

@@ -1,0 +1,91 @@
+"""kernels.bench.instruments: the timer (on a fake clock, exactly), the GEMM rate and the
+workspace meter."""
+
+from __future__ import annotations
+
+import gc
+import types
+
+import numpy as np
+import pytest
+
+import kernels.bench.instruments as instruments
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_measure_statistics_on_a_fake_clock(monkeypatch):
+    """Durations in exact binary fractions of a second: warm-up (reported as first_call), one
+    probe call of 2**-11 s (< 2 ms, so ceil(2e-3 / 2**-11) = 5 calls per sample), then 4
+    samples whose calls take 3, 1, 4, 2 units of 2**-10 s. numpy's linear percentiles of
+    1, 2, 3, 4 units are 1.75, 2.5 and 3.25."""
+    clock = FakeClock()
+    monkeypatch.setattr(instruments, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    unit = 2.0**-10
+    durations = [1.0, 2.0**-11] + [t * unit for t in (3, 1, 4, 2) for _ in range(5)]
+    calls = []
+
+    def fn():
+        clock.now += durations[len(calls)]
+        calls.append(1)
+    stats = instruments.measure(fn, 4)
+    assert len(calls) == len(durations) == 22
+    assert stats == dict(median=2.5 * unit, p25=1.75 * unit, p75=3.25 * unit, min=1 * unit,
+                         repeats=4, calls_per_sample=5, first_call=1.0)
+
+
+def test_measure_slow_calls_are_sampled_one_by_one(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(instruments, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    durations = iter([0.5, 0.25, 0.125, 0.375, 0.25])  # warm-up, probe, 3 samples
+
+    def fn():
+        clock.now += next(durations)
+    stats = instruments.measure(fn, 3, warmup=1)
+    assert stats == dict(median=0.25, p25=0.1875, p75=0.3125, min=0.125, repeats=3,
+                         calls_per_sample=1, first_call=0.5)
+
+
+def test_measure_re_enables_gc_when_fn_fails():
+    state = {"n": 0}
+
+    def fn():
+        state["n"] += 1
+        if state["n"] > 3:
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        instruments.measure(fn, 5, warmup=1)
+    assert gc.isenabled()
+
+
+def test_measure_real_clock():
+    stats = instruments.measure(lambda: sum(range(200)), 7)
+    assert stats["repeats"] == 7 and stats["calls_per_sample"] >= 1
+    assert 0 < stats["min"] <= stats["p25"] <= stats["median"] <= stats["p75"]
+
+
+def test_gemm_peak_is_positive():
+    result = instruments.gemm_peak(np.float32, 3, n=96)
+    assert result["n"] == 96
+    assert result["gflops"] > 0 and result["best_gflops"] > 0
+    assert result["best_gflops"] >= result["gflops"]  # best sample vs median sample
+
+
+def test_workspace_bytes_counts_temporaries_not_results():
+    """A 1 MiB temporary freed before returning a 8000-byte result: the workspace is the
+    temporary (the peak), less nothing - the result is subtracted only once."""
+    def run():
+        tmp = np.ones(2**17)  # 1 MiB of float64
+        out = tmp[:1000].copy()
+        del tmp
+        return (out, None)
+    used = instruments.workspace_bytes(run)
+    assert 2**20 <= used <= 2**20 + 64 * 1024
+
+

@@ -1,0 +1,285 @@
+"""`python -m kernels bench`, end to end: the report runs in-process through
+kernels.bench.cli.main with the smallest settings that still exercise every part (the tiny
+CNN's two layers, one repeat). It pins BLAS, Numba and PyTorch threads for the whole
+process, so each run restores the previous thread counts afterwards
+(`restored_process_state`). Timings are only checked for consistency (ordering, derived
+ratios), never against a wall-clock threshold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kernels
+import kernels.backends.auto as auto
+import kernels.bench.cli as cli
+import kernels.bench.layers as layers
+import kernels.bench.report as report
+from kernels.cases import all_cases
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GLIBC_LINUX = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
+# ------------------------------------------------------------------ the report, end to end
+
+@contextlib.contextmanager
+def restored_process_state():
+    """Undo what a report run changes in this process: thread counts of BLAS/OpenMP (via
+    threadpoolctl), Numba and PyTorch, NUMBA_NUM_THREADS, and auto's decisions."""
+    import numba
+    from threadpoolctl import ThreadpoolController
+
+    # Numba is imported from here on, so pin_threads lowers its count with set_num_threads
+    # (undone below) instead of setting NUMBA_NUM_THREADS for the rest of the session.
+    numba_threads = numba.get_num_threads()
+    libraries = {lib.filepath: lib.num_threads for lib in ThreadpoolController().lib_controllers}
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    auto_state = (auto._decisions, auto._timings, auto._persistent)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CONVBENCH_AUTO_CACHE", raising=False)
+        mp.setattr(auto, "_decisions", {})
+        mp.setattr(auto, "_timings", {})
+        mp.setattr(auto, "_persistent", None)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(numba_threads)
+            for lib in ThreadpoolController().lib_controllers:
+                lib.set_num_threads(libraries.get(lib.filepath, os.cpu_count()))
+            if torch_threads is not None:
+                torch.set_num_threads(torch_threads)
+            restored = {lib.filepath: lib.num_threads
+                        for lib in ThreadpoolController().lib_controllers}
+            assert {k: restored[k] for k in libraries} == libraries
+            assert numba.get_num_threads() == numba_threads
+            if torch_threads is not None:
+                assert torch.get_num_threads() == torch_threads
+    assert auto._decisions is auto_state[0] and auto._timings is auto_state[1]
+    assert auto._persistent is auto_state[2]
+
+
+def run_report(argv):
+    """kernels.cli.main(argv) in this process: (exit code, stdout)."""
+    out = io.StringIO()
+    with restored_process_state(), contextlib.redirect_stdout(out):
+        code = cli.main(argv)
+    return code, out.getvalue()
+
+
+TINY_FLOPS = 2 * 64 * 8 * 1 * 9 * 26 * 26  # tiny.conv: 1 -> 8 channels, 3x3, 28 -> 26
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    """One report on the tiny CNN's layers and training step, three backends, no PyTorch."""
+    directory = tmp_path_factory.mktemp("report")
+    json_path, png_path = directory / "report.json", directory / "report.png"
+    argv = ["--cases", "tiny", "--backends", "im2col,numba,auto", "--repeats", "1",
+            "--sections", "conv,pool,train", "--json", str(json_path), "--plot", str(png_path),
+            "--threads", "1", "--no-torch"]
+    code, stdout = run_report(argv)
+    assert code == 0
+    return types.SimpleNamespace(argv=argv, stdout=stdout, directory=directory,
+                                 data=json.loads(json_path.read_text()), json=json_path,
+                                 png=png_path)
+
+
+def _check_stats(stats, repeats=1):
+    assert stats["repeats"] == repeats and stats["calls_per_sample"] >= 1
+    assert 0 < stats["min"] <= stats["p25"] <= stats["median"] <= stats["p75"]
+
+
+def test_report_files(tiny_report):
+    assert sorted(os.listdir(tiny_report.directory)) == ["report.json", "report.png"]
+    assert tiny_report.png.read_bytes()[:8] == PNG_SIGNATURE
+    assert f"wrote {tiny_report.json}" in tiny_report.stdout
+    assert f"wrote {tiny_report.png}" in tiny_report.stdout
+
+
+def test_report_environment(tiny_report):
+    import numba
+
+    env = tiny_report.data["environment"]
+    assert isinstance(env["cpu"], str) and env["cpu"]
+    assert env["cores"] == os.cpu_count()
+    assert env["threads"] == 1 and env["numba_threads"] == 1
+    assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
+    assert env["torch"] is None and env["dtype"] == "float32"
+    assert env["command"] == "python -m kernels bench " + " ".join(tiny_report.argv)
+    assert isinstance(env["malloc_reuse"], bool)
+    if GLIBC_LINUX:
+        assert env["malloc_reuse"] is True
+    assert isinstance(env["blas"], list) and env["blas"]
+    assert all(b["num_threads"] == 1 for b in env["blas"])
+
+
+def test_report_gemm(tiny_report):
+    gemm = tiny_report.data["gemm"]
+    for dtype in ("float32", "float64"):
+        assert gemm[dtype]["n"] > 0
+        assert gemm[dtype]["best_gflops"] >= gemm[dtype]["gflops"] > 0
+
+
+def test_report_cases(tiny_report):
+    data = tiny_report.data
+    cases = {c["name"]: c for c in data["cases"]}
+    assert list(cases) == ["tiny.conv", "tiny.pool"]
+    peak = data["gemm"]["float32"]["gflops"]
+    for name, case in cases.items():
+        assert case["kind"] == all_cases()[name].kind
+        assert list(case["results"]) == ["im2col", "numba", "auto"]
+        for backend, r in case["results"].items():
+            _check_stats(r["forward"])
+            _check_stats(r["backward"])
+            total = r["forward"]["median"] + r["backward"]["median"]
+            assert r["total_seconds"] == pytest.approx(total, rel=1e-12)
+            assert r["time_vs_torch"] is None and r["speedup_vs_naive"] is None
+            assert isinstance(r["workspace_bytes"], int) and r["workspace_bytes"] >= 0
+            assert ("chose" in r) == (backend == "auto")
+        assert case["results"]["auto"]["chose"] in auto.candidates()
+    conv = cases["tiny.conv"]
+    assert conv["flops"] == {"forward": TINY_FLOPS, "backward": 2 * TINY_FLOPS}
+    for r in conv["results"].values():
+        assert r["gflops"] == pytest.approx(3 * TINY_FLOPS / r["total_seconds"] / 1e9,
+                                            rel=1e-12)
+        assert r["forward_gflops"] == pytest.approx(
+            TINY_FLOPS / r["forward"]["median"] / 1e9, rel=1e-12)
+        assert r["peak_fraction"] == pytest.approx(r["gflops"] / peak, rel=1e-12)
+    assert conv["results"]["im2col"]["workspace_bytes"] > 0  # the columns, at least
+    assert cases["tiny.pool"]["results"]["numba"]["gflops"] is None  # no FLOPs to count
+    assert "flops" not in cases["tiny.pool"]
+
+
+def test_report_train_steps(tiny_report):
+    data = tiny_report.data
+    assert [e["name"] for e in data["train_steps"]] == ["tiny.train_step"]
+    entry = data["train_steps"][0]
+    assert entry["arch"] == "tiny"
+    assert list(entry["results"]) == ["im2col", "numba", "auto"]
+    for r in entry["results"].values():
+        _check_stats(r["step"])
+        assert r["time_vs_torch"] is None
+    assert data["evaluate"] == []  # section not requested
+
+
+def test_report_without_torch_says_so(tiny_report):
+    data = tiny_report.data
+    for entry in data["cases"] + data["train_steps"]:
+        assert "torch" not in entry["results"]
+    assert "PyTorch reference skipped: --no-torch" in tiny_report.stdout
+    assert not any(line.split()[:1] == ["torch"] for line in tiny_report.stdout.splitlines())
+
+
+def test_report_with_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    json_path = tmp_path / "r.json"
+    code, stdout = run_report(["--cases", "tiny.conv", "--backends", "im2col", "--repeats", "1",
+                               "--sections", "conv", "--threads", "1", "--no-malloc-reuse",
+                               "--json", str(json_path)])
+    assert code == 0
+    data = json.loads(json_path.read_text())
+    env = data["environment"]
+    assert env["torch"] == torch.__version__ and env["malloc_reuse"] is False
+    assert env["torch_threads"] == 1
+    (case,) = data["cases"]
+    assert list(case["results"]) == ["im2col", "torch"]
+    ours, theirs = case["results"]["im2col"], case["results"]["torch"]
+    _check_stats(theirs["forward"])
+    assert theirs["time_vs_torch"] == 1.0
+    assert ours["time_vs_torch"] == pytest.approx(ours["total_seconds"] / theirs["total_seconds"],
+                                                  rel=1e-12)
+    assert theirs["gflops"] > 0
+    assert "PyTorch reference skipped" not in stdout
+    assert any(line.split()[:1] == ["torch"] for line in stdout.splitlines())
+
+
+def test_report_quick_naive_is_extrapolated_from_four_images(tmp_path, monkeypatch):
+    """--quick times naive on NAIVE_PROBE_BATCH = 4 images (checked on every call it
+    receives) and scales to the batch; the row says so and has no workspace."""
+    naive = kernels.get_backend("naive")
+    batches = []
+    for fn in ("conv2d_forward", "conv2d_backward"):
+        real = getattr(naive, fn)
+
+        def spy(first, *args, _real=real, **kwargs):
+            batches.append(first.shape[0])
+            return _real(first, *args, **kwargs)
+        monkeypatch.setattr(naive, fn, spy)
+    json_path = tmp_path / "q.json"
+    code, stdout = run_report(["--cases", "tiny.conv", "--backends", "naive", "--quick",
+                               "--repeats", "1", "--sections", "conv", "--threads", "1",
+                               "--no-torch", "--no-malloc-reuse", "--json", str(json_path)])
+    assert code == 0
+    assert batches and set(batches) == {layers.REFERENCE_PROBE_BATCH} == {4}
+    (case,) = json.loads(json_path.read_text())["cases"]
+    r = case["results"]["naive"]
+    assert r["note"] == "extrapolated from batch 4"
+    assert r["workspace_bytes"] is None
+    assert r["speedup_vs_naive"] == 1.0
+    _check_stats(r["forward"])
+    assert "naive *" in stdout and "* extrapolated from batch 4" in stdout
+
+
+# ------------------------------------------------------------------ bad arguments
+
+@pytest.mark.parametrize("argv, bad", [
+    (["--backends", "im2col,winograd"], "winograd"),
+    (["--cases", "bogus"], "bogus"),
+    (["--sections", "conv,bogus"], "bogus"),
+    (["--threads", "0", "--cases", "tiny.conv"], "--threads"),
+    (["--dtype", "float16"], "float16"),
+], ids=["backend", "case", "section", "threads", "dtype"])
+def test_bad_arguments_exit_2_naming_the_value(argv, bad, capsys, monkeypatch):
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the report started despite a bad argument")
+    monkeypatch.setattr(report.runtime, "pin_threads", not_reached)
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv + ["--no-torch", "--no-malloc-reuse"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert bad in err and "usage:" in err
+
+
+def test_bad_case_prefix_among_good_ones_is_an_error(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["--cases", "tiny,bogus"])
+    with pytest.raises(SystemExit) as info:
+        cli.plan_from(args, parser, [])
+    assert info.value.code == 2 and "bogus" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("repeats", ["0", "-1"])
+def test_non_positive_repeats_is_an_error(repeats, monkeypatch, capsys):
+    def reached(*args, **kwargs):
+        raise RuntimeError("validation passed")
+    monkeypatch.setattr(report.runtime, "pin_threads", reached)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--repeats", repeats, "--cases", "tiny.conv", "--no-torch",
+                  "--no-malloc-reuse"])
+    assert info.value.code == 2 and "--repeats" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [[], ["train"], ["--quick"]], ids=["none", "train", "flag"])
+def test_python_m_kernels_needs_the_bench_command(args):
+    result = subprocess.run([sys.executable, "-m", "kernels", *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode != 0
+    assert "usage: python -m kernels bench" in result.stderr
+    assert result.stdout == ""
+
+
