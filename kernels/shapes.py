@@ -1,8 +1,9 @@
-"""Shape rules and argument validation, shared by every backend.
+"""Shape rules, argument validation and the floating-point policy, shared by every backend.
 
 Every backend starts its forward pass with `conv2d_geometry` or `pool2d_geometry` and its
 backward pass with `check_grad`, so all backends agree on what is valid input, on the output
-size and on the error a user sees. Nothing here computes a convolution.
+size and on the error a user sees; `quiet_nonfinite` keeps NumPy from warning about the
+NaN and inf that the contract lets propagate. Nothing here computes a convolution.
 
 Conventions (PyTorch's `torch.nn.functional.conv2d` / `max_pool2d` / `avg_pool2d`):
 
@@ -11,16 +12,23 @@ Conventions (PyTorch's `torch.nn.functional.conv2d` / `max_pool2d` / `avg_pool2d
 - conv padding is an int, an (h, w) pair, ``'valid'`` (no padding) or ``'same'`` (stride 1
   only; total padding ``dilation*(k-1)``, the odd extra row/column at the bottom/right).
 - pool stride ``None`` means stride = kernel size; pool padding is at most half the kernel.
+- every size parameter is at most ``MAX_PARAMETER`` = 2**31 - 1, so the index arithmetic of
+  compiled loops (i*stride + p*dilation) fits in 64 bits on every backend alike (PyTorch
+  refuses values beyond int64 too).
+- arrays are plain ndarrays: a masked array is refused, because a mask is not part of the
+  maths (some NumPy functions would honour it, others ignore it).
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_PARAMETER = 2**31 - 1
 
 
 def pair(value, name: str, *, minimum: int) -> tuple[int, int]:
@@ -37,13 +45,22 @@ def pair(value, name: str, *, minimum: int) -> tuple[int, int]:
             raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
         if item < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        if item > MAX_PARAMETER:
+            raise ValueError(f"{name} must be <= {MAX_PARAMETER}, got {value!r}")
     return int(items[0]), int(items[1])
+
+
+def _plain_array(a, name: str, what: str = "a numpy.ndarray") -> None:
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be {what}, got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(f"{name} must be a plain numpy.ndarray, not a masked array "
+                        f"(fill the masked entries first, e.g. {name}.filled(0))")
 
 
 def check_array(a, name: str, ndim: int, layout: str) -> np.ndarray:
     """A float32/float64 ndarray of rank `ndim` with no empty axis, or a clear error."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    _plain_array(a, name)
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
     if a.ndim != ndim:
@@ -182,8 +199,7 @@ def conv2d_geometry(x, w, b=None, *, stride=1, padding=0, dilation=1,
         raise ValueError(f"channel mismatch: x has C={C} channels, but w.shape[1]={Cw} with "
                          f"groups={groups} expects C={Cw * groups}")
     if b is not None:
-        if not isinstance(b, np.ndarray):
-            raise TypeError(f"b must be a numpy.ndarray or None, got {type(b).__name__}")
+        _plain_array(b, "b", "a numpy.ndarray or None")
         if b.dtype not in FLOAT_DTYPES:
             raise TypeError(f"b must have dtype float32 or float64, got {b.dtype}")
         _same_dtype(b, "b", x)
@@ -247,8 +263,7 @@ def pool2d_geometry(x, kernel_size, *, stride=None, padding=0) -> PoolGeometry:
 
 def check_grad(dy, geometry, name: str = "dy") -> np.ndarray:
     """The upstream gradient must match the forward output's shape and dtype."""
-    if not isinstance(dy, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(dy).__name__}")
+    _plain_array(dy, name)
     if dy.shape != geometry.y_shape:
         raise ValueError(f"{name} must have the forward output's shape {geometry.y_shape}, "
                          f"got {dy.shape}")
@@ -270,3 +285,13 @@ def pad_nchw(x: np.ndarray, pad, value: float = 0.0) -> np.ndarray:
                    x.shape[3] + left + right), value, dtype=x.dtype)
     out[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x
     return out
+
+
+def quiet_nonfinite(fn):
+    """Run fn without NumPy's warnings about invalid or overflowing arithmetic: NaN and inf
+    propagate as the naive definition says (documented behaviour, not an accident)."""
+    @functools.wraps(fn)
+    def quiet(*args, **kwargs):
+        with np.errstate(invalid="ignore", over="ignore"):  # a fresh one: errstate is not
+            return fn(*args, **kwargs)                       # re-entrant, calls nest (auto)
+    return quiet

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
+                      quiet_nonfinite)
 
 name = "im2col"
 
@@ -79,6 +80,7 @@ def chunk_count(geo, itemsize) -> int:
     return len(_chunks(geo, itemsize))
 
 
+@quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Columns of each batch chunk, one GEMM per group; the columns are kept if they fit."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
@@ -103,6 +105,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return y, (xp, w_mat, kept_cols, geo)
 
 
+@quiet_nonfinite
 def conv2d_backward(dy, cache):
     """dW = dY cols^T and dcols = W^T dY per group, then col2im."""
     xp, w_mat, kept_cols, geo = cache
@@ -139,6 +142,7 @@ def _pool_col2im(dcols, geo):
     return geo.crop(dxp.reshape(geo.N, geo.C, geo.Hp, geo.Wp))
 
 
+@quiet_nonfinite
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """argmax down the tap axis of the columns (padding is -inf and never wins)."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -151,6 +155,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y.reshape(geo.y_shape), (argmax, geo)
 
 
+@quiet_nonfinite
 def max_pool2d_backward(dy, cache):
     """dy placed at each window's winning tap of zero columns, then col2im."""
     argmax, geo = cache
@@ -160,6 +165,7 @@ def max_pool2d_backward(dy, cache):
     return _pool_col2im(dcols, geo)
 
 
+@quiet_nonfinite
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """Mean down the tap axis of the columns."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -167,6 +173,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y.reshape(geo.y_shape), (geo,)
 
 
+@quiet_nonfinite
 def avg_pool2d_backward(dy, cache):
     """dy / (kh*kw) broadcast to every tap of the columns, then col2im."""
     (geo,) = cache

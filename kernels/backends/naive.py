@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
+                      quiet_nonfinite)
 
 name = "naive"
 
@@ -42,6 +43,7 @@ def _window(geo, i, j):
     return rows, cols
 
 
+@quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """One window sum per output element: the definition, read off the formula above."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
@@ -60,6 +62,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return y, (xp, w, geo)
 
 
+@quiet_nonfinite
 def conv2d_backward(dy, cache):
     """Each output's dy, spread back over the window and weights that produced it."""
     xp, w, geo = cache
@@ -78,6 +81,7 @@ def conv2d_backward(dy, cache):
     return geo.crop(dxp), dw, db
 
 
+@quiet_nonfinite
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """argmax of each window, clipped to the real elements, one window at a time."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -100,6 +104,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y, (argmax, geo)
 
 
+@quiet_nonfinite
 def max_pool2d_backward(dy, cache):
     """Each dy added at its window's recorded winner."""
     argmax, geo = cache
@@ -115,6 +120,7 @@ def max_pool2d_backward(dy, cache):
     return geo.crop(dxp)
 
 
+@quiet_nonfinite
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """Each window's sum over the zero-padded input, divided by kh*kw."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -129,6 +135,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y, (geo,)
 
 
+@quiet_nonfinite
 def avg_pool2d_backward(dy, cache):
     """Each dy / (kh*kw) added to every element of its window."""
     (geo,) = cache

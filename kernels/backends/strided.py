@@ -32,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..shapes import check_grad, conv2d_geometry, pad_nchw, pool2d_geometry
+from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
+                      quiet_nonfinite)
 
 name = "strided"
 
@@ -45,6 +46,7 @@ def _windows(xp, kh, kw, stride, dilation):
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
+@quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """One tensordot of the window view with w per group."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
@@ -60,6 +62,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), (xp, w, geo)
 
 
+@quiet_nonfinite
 def conv2d_backward(dy, cache):
     """dw by tensordot with the windows; dx as a transposed convolution."""
     xp, w, geo = cache
@@ -110,6 +113,7 @@ def _scatter_taps(dy, w, geo):
     return dxp
 
 
+@quiet_nonfinite
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """argmax over the flattened window view (padding is -inf and never wins)."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -122,6 +126,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y, (argmax, geo)
 
 
+@quiet_nonfinite
 def max_pool2d_backward(dy, cache):
     """One bincount scatter of dy to the winners' flat indices."""
     argmax, geo = cache
@@ -137,6 +142,7 @@ def max_pool2d_backward(dy, cache):
     return geo.crop(dxp)
 
 
+@quiet_nonfinite
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """Sum over the window view's last two axes, divided by kh*kw."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -146,6 +152,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y, (geo,)
 
 
+@quiet_nonfinite
 def avg_pool2d_backward(dy, cache):
     """One shifted, strided add of dy / (kh*kw) per kernel tap."""
     (geo,) = cache

@@ -4,10 +4,13 @@ Each case is a call on a backend, the expected exception type and a regex that t
 must match (the argument's name as a word, plus the rule where it matters). Value problems
 (rank, size, range, 'same' with stride) are ValueError; type problems (non-ndarray, integer or
 complex dtype, mixed dtypes, bool/float where an int is expected) are TypeError.
-Also: NaN is data, not an error - it propagates through every forward pass.
+Also: NaN is data, not an error - it propagates through every forward pass, and no backend
+makes NumPy warn about it.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -98,6 +101,16 @@ CONV_ERRORS = [
     pytest.param(conv(stride=(1, 1, 1)), ValueError, word("stride"), id="stride-pair-len3"),
     pytest.param(conv(padding=(1,)), ValueError, word("padding"), id="padding-pair-len1"),
     pytest.param(conv(dilation=()), ValueError, word("dilation"), id="dilation-pair-len0"),
+    # beyond MAX_PARAMETER = 2**31 - 1: one error on every backend, never an OverflowError
+    # from a compiled loop (PyTorch refuses such values too)
+    pytest.param(conv(stride=2**31), ValueError, all_of(word("stride"), "2147483647"),
+                 id="stride-2**31"),
+    pytest.param(conv(stride=2**63), ValueError, word("stride"), id="stride-2**63"),
+    pytest.param(conv(stride=(1, 2**64)), ValueError, word("stride"), id="stride-pair-2**64"),
+    pytest.param(conv(dilation=2**63), ValueError, word("dilation"), id="dilation-2**63"),
+    pytest.param(conv(w=_w((3, 2, 1, 1)), dilation=2**63), ValueError, word("dilation"),
+                 id="dilation-2**63-1x1-kernel"),
+    pytest.param(conv(padding=2**63), ValueError, word("padding"), id="padding-2**63"),
     # dtypes and types
     pytest.param(conv(x=_x().astype(np.int64)), TypeError, word("x"), id="x-int64"),
     pytest.param(conv(x=_x().astype(np.int32)), TypeError, word("x"), id="x-int32"),
@@ -113,6 +126,13 @@ CONV_ERRORS = [
     pytest.param(conv(x=_x().tolist()), TypeError, word("x"), id="x-list"),
     pytest.param(conv(x=3.0), TypeError, word("x"), id="x-scalar"),
     pytest.param(conv(w=_w().tolist()), TypeError, word("w"), id="w-list"),
+    # masked arrays: the mask is not part of the maths, so they are refused, not half-honoured
+    pytest.param(conv(x=np.ma.masked_array(_x(), mask=_x() > 1)), TypeError,
+                 all_of(word("x"), "masked"), id="x-masked"),
+    pytest.param(conv(w=np.ma.masked_array(_w())), TypeError, all_of(word("w"), "masked"),
+                 id="w-masked"),
+    pytest.param(conv(b=np.ma.masked_array(_b())), TypeError, all_of(word("b"), "masked"),
+                 id="b-masked"),
     # bias
     pytest.param(conv(b=_b((4,))), ValueError, word("b"), id="bias-wrong-length"),
     pytest.param(conv(b=_b((3, 1))), ValueError, word("b"), id="bias-2d"),
@@ -144,6 +164,10 @@ POOL_ERRORS = [
     pytest.param(dict(k=True), TypeError, word("kernel_size"), id="kernel-bool"),
     pytest.param(dict(k=2.0), TypeError, word("kernel_size"), id="kernel-float"),
     pytest.param(dict(k=(2, 2, 2)), ValueError, word("kernel_size"), id="kernel-pair-len3"),
+    pytest.param(dict(k=2**63), ValueError, word("kernel_size"), id="kernel-2**63"),
+    pytest.param(dict(stride=2**63), ValueError, word("stride"), id="stride-2**63"),
+    pytest.param(dict(x=np.ma.masked_array(_x())), TypeError, all_of(word("x"), "masked"),
+                 id="x-masked"),
     pytest.param(dict(stride=0), ValueError, word("stride"), id="stride-zero"),
     pytest.param(dict(stride=(2, -1)), ValueError, word("stride"), id="stride-pair-negative"),
     pytest.param(dict(stride=True), TypeError, word("stride"), id="stride-bool"),
@@ -196,6 +220,8 @@ BACKWARD_ERRORS = [
                  all_of(word("dy"), "dtype"), id="dy-f32-for-f64"),
     pytest.param(lambda y: np.ones(y.shape, np.int64), TypeError, word("dy"), id="dy-int"),
     pytest.param(lambda y: np.ones(y.shape).tolist(), TypeError, word("dy"), id="dy-list"),
+    pytest.param(lambda y: np.ma.masked_array(np.ones(y.shape)), TypeError,
+                 all_of(word("dy"), "masked"), id="dy-masked"),
 ]
 
 
@@ -275,3 +301,24 @@ def test_nan_propagates_through_pools(backend, pool, dtype):
     assert dx.shape == x.shape and dx.dtype == x.dtype
     if pool == "max":
         assert dx[0, 1, 3, 4] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("values", ["nan", "inf", "overflow"])
+def test_non_finite_data_raises_no_warning(backend, values, dtype):
+    """NaN and inf (in x and w), and float32 sums that overflow to inf, go through every
+    forward and backward pass without a NumPy RuntimeWarning: propagating them is documented
+    behaviour, not an accident to report."""
+    x, w, b = _x((2, 2, 6, 6), dtype), _w((3, 2, 3, 3), dtype), _b(dtype=dtype)
+    if values == "overflow":
+        x[...] = np.finfo(dtype).max / 4
+    else:
+        x[0, 1, 2, 3] = w[1, 0, 1, 1] = np.nan if values == "nan" else np.inf
+        x[1, 0, 0, 0] = -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, cache = backend.conv2d_forward(x, w, b, padding=1)
+        backend.conv2d_backward(np.ones_like(y), cache)
+        for pool in ("max", "avg"):
+            yp, cp = getattr(backend, f"{pool}_pool2d_forward")(x, 3, stride=1, padding=1)
+            getattr(backend, f"{pool}_pool2d_backward")(np.ones_like(yp), cp)

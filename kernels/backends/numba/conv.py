@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...shapes import check_grad, conv2d_geometry, pad_nchw
+from ...shapes import check_grad, conv2d_geometry, pad_nchw, quiet_nonfinite
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 BLOCK = 4  # filters (channels) sharing each load of x (dy)
@@ -213,6 +213,7 @@ def _backward_weights_strided(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
                     dwt[f, c, p, q] = acc
 
 
+@quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Stride 1: flat-row taps on the padded width, cropped; other strides: plain loops."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
@@ -233,6 +234,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return y, (xp, w, geo)
 
 
+@quiet_nonfinite
 def conv2d_backward(dy, cache):
     """dx and dw by the same flat-row taps (finite stride-1 inputs) or plain loops."""
     xp, w, geo = cache

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...shapes import check_grad, pad_nchw, pool2d_geometry
+from ...shapes import check_grad, pad_nchw, pool2d_geometry, quiet_nonfinite
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -139,6 +139,7 @@ def _planes(a, geo, fill=0.0):
     return np.ascontiguousarray(pad_nchw(a, geo.pad, value=fill)).reshape(-1, geo.Hp, geo.Wp)
 
 
+@quiet_nonfinite
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """The unrolled 2x2 kernel where it applies, else the general window loop."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -152,6 +153,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y.reshape(geo.y_shape), (argmax, geo)
 
 
+@quiet_nonfinite
 def max_pool2d_backward(dy, cache):
     """2x2: every dx written once; else dy added at each recorded winner."""
     argmax, geo = cache
@@ -165,6 +167,7 @@ def max_pool2d_backward(dy, cache):
     return geo.crop(dxp.reshape(geo.N, geo.C, geo.Hp, geo.Wp))
 
 
+@quiet_nonfinite
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     """The unrolled 2x2 kernel where it applies, else the general window loop."""
     geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
@@ -176,6 +179,7 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
     return y.reshape(geo.y_shape), (geo,)
 
 
+@quiet_nonfinite
 def avg_pool2d_backward(dy, cache):
     """dy / (kh*kw) added over each window, in parallel over planes."""
     (geo,) = cache
