@@ -39,14 +39,19 @@ def save_checkpoint(path, model, optimizer, meta: dict) -> None:
 def load_checkpoint(path):
     """(params, optimizer_state, meta) from a checkpoint file, or CheckpointError."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory, not a file")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with archive:
+        is_archive = zipfile.is_zipfile(path)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({e.strerror or e})") from None
+    if not is_archive:  # np.load would try it as a pickle and advise loading it unsafely
+        raise CheckpointError(f"{path} is not a convbench checkpoint (not an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
             contents = {k: archive[k] for k in archive.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"checkpoint {path} is unreadable ({e})") from None
     try:
@@ -57,6 +62,11 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path} is not a convbench checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")
     params = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
+    for name, value in params.items():
+        # A diverged run's weights would evaluate and train silently into NaN losses.
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise CheckpointError(f"checkpoint {path} has non-finite values (NaN or inf) in "
+                                  f"parameter {name}: the run that wrote it diverged")
     optim = {k[len("optim/"):]: v for k, v in contents.items() if k.startswith("optim/")}
     return params, optim, meta
 

@@ -1,13 +1,13 @@
 """Command line: python -m cnn {train,evaluate,predict} ...
 
-Every user error (bad argument, missing or corrupt data, bad checkpoint) ends in one line on
-stderr and exit code 2, without a traceback; output files are written atomically, so a failed
-run leaves none behind.
+Every user error (bad argument, missing or corrupt data, bad checkpoint or image, a run that
+diverges, a full disk) ends in one line on stderr and exit code 2, without a traceback;
+output files are written atomically, so a failed run leaves none behind. Ctrl-C (exit code
+130) keeps the last checkpoint and still writes the metrics and curves of finished epochs.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -18,105 +18,31 @@ import kernels
 from kernels.support import runtime
 from kernels.support.files import writable_problem
 
+from .arguments import DEFAULT_BACKEND, DEFAULT_SAVE, build_parser
 from .checkpoint import CheckpointError, load_checkpoint, load_into
 from .data import DataError, load_mnist, prepare_images, read_digit_png
 from .layers import log_softmax
 from .model import ARCHITECTURES, build_model
-from .optim import OPTIMIZERS
 from .outputs import ProgressBar, plot_history, write_metrics
-from .train import RESUME_KEYS, TrainConfig, evaluate, fit, new_state, resume_state, save_state
-
-DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
+from .settings import RESUME_KEYS, TrainConfig
+from .train import TrainingDiverged, evaluate, fit, new_state, resume_state, save_state
 
 
 class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _number(kind, check, what):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") \
-                from None
-        if not check(value):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {what}")
-        return value
-    return parse
-
-
-positive_int = _number(int, lambda v: v > 0, "a positive integer")
-non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-positive_float = _number(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
-decay_factor = _number(float, lambda v: 0 < v <= 1, "in (0, 1]")
-non_negative_float = _number(float, lambda v: v >= 0 and np.isfinite(v), "a non-negative number")
-momentum_factor = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
-
-
-def build_parser():
-    parser = _Parser(prog="python -m cnn", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    backends = kernels.available()
-
-    train = commands.add_parser("train", help="train a model on MNIST")
-    train.add_argument("--backend", choices=backends,
-                       help=f"default: {DEFAULT_BACKEND}, or the checkpoint's with --resume")
-    train.add_argument("--arch", choices=list(ARCHITECTURES))
-    train.add_argument("--epochs", type=positive_int, default=TrainConfig.epochs,
-                       help="total epochs (a resumed run continues up to this number)")
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--optimizer", choices=list(OPTIMIZERS))
-    train.add_argument("--lr", type=positive_float)
-    train.add_argument("--lr-decay", type=decay_factor,
-                       help="multiply the learning rate by this after every epoch")
-    train.add_argument("--momentum", type=momentum_factor, help="SGD momentum")
-    train.add_argument("--weight-decay", type=non_negative_float)
-    train.add_argument("--shift", type=non_negative_int,
-                       help="augment: shift images randomly by up to N pixels (default 1; 0 off)")
-    train.add_argument("--seed", type=non_negative_int)
-    train.add_argument("--dtype", choices=["float32", "float64"])
-    train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DIR, else a cache)")
-    train.add_argument("--limit-train", type=positive_int, help="use the first N train images")
-    train.add_argument("--limit-test", type=positive_int, help="use the first N test images")
-    train.add_argument("--save", metavar="CKPT", help="checkpoint written after every epoch")
-    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
-    train.add_argument("--metrics-json", metavar="PATH")
-    train.add_argument("--plot", metavar="PNG", help="loss/accuracy curves (needs matplotlib)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument("--threads", type=positive_int,
-                       help="BLAS and Numba threads (default: the libraries' own choice)")
-
-    evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
-    evaluate_.add_argument("model")
-    evaluate_.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
-    evaluate_.add_argument("--data-dir")
-    evaluate_.add_argument("--limit-test", type=positive_int)
-
-    predict = commands.add_parser("predict", help="classify PNG files or test-set images")
-    predict.add_argument("model")
-    predict.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="a 28x28 grayscale PNG, or an index into the test set")
-    predict.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND)
-    predict.add_argument("--data-dir")
-    return parser
-
-
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[
             args.command](args)
-    except (UsageError, DataError, CheckpointError) as e:
+    except (UsageError, DataError, CheckpointError, TrainingDiverged) as e:
         print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. the disk filled up while writing an output
-        print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
+        print(f"python -m cnn {args.command}: error: {e.strerror or e}"
+              + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -158,8 +84,18 @@ def _train_state(args, config, explicit):
     return state
 
 
+def _save_path(args):
+    """Where the checkpoint goes: --save, else the resumed file, else DEFAULT_SAVE."""
+    if args.no_save:
+        if args.save:
+            raise UsageError("--save and --no-save contradict each other")
+        return None
+    return args.save or args.resume or DEFAULT_SAVE
+
+
 def cmd_train(args):
-    _check_writable(args.save, args.metrics_json, args.plot)
+    save = _save_path(args)
+    _check_writable(save, args.metrics_json, args.plot)
     if args.plot:
         _require_matplotlib()
     runtime.reuse_freed_memory()
@@ -173,15 +109,16 @@ def cmd_train(args):
              data.train_labels[:args.limit_train].astype(np.intp))
     test = (prepare_images(data.test_images[:args.limit_test], dtype),
             data.test_labels[:args.limit_test].astype(np.intp))
-    train_samples = len(train[0])
+    train_samples, test_samples = len(train[0]), len(test[0])
     saved_samples = state.saved_meta.get("train_samples", train_samples)
     if saved_samples != train_samples:
         raise UsageError(f"checkpoint {args.resume} was trained on {saved_samples} images, not "
                          f"{train_samples}: resume with the same --limit-train")
     backend = state.backend
     print(f"training {config.arch} ({config.dtype}) with backend {backend.name} on "
-          f"{train_samples} images, testing on {len(test[0])}; epochs "
-          f"{state.epochs_done + 1}..{config.epochs}", flush=True)
+          f"{train_samples} images, testing on {test_samples}; epochs "
+          f"{state.epochs_done + 1}..{config.epochs}; checkpoint {save or 'not saved'}",
+          flush=True)
     if state.epochs_done >= config.epochs:
         print(f"the checkpoint already has {state.epochs_done} epochs; nothing to do")
     first_epoch = state.epochs_done + 1
@@ -196,18 +133,35 @@ def cmd_train(args):
             print(f"{backend.name} chose: " + "; ".join(
                 " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
                 for key, d in decisions().items()), flush=True)
-        if args.save:
-            save_state(args.save, state, _checkpoint_meta(backend, train_samples))
+        if save:
+            save_state(save, state, _checkpoint_meta(backend, train_samples))
 
-    fit(state, train, test, after_epoch=after_epoch, progress=lambda epoch: ProgressBar(
-        train_samples, f"epoch {epoch}/{config.epochs}", disable=args.no_progress))
-    if args.metrics_json:
-        write_metrics(args.metrics_json, state, train_samples, len(test[0]))
-    if args.plot:
-        plot_history(args.plot, state.history)
+    def bar(what, total):
+        return lambda epoch: ProgressBar(total, f"{what} {epoch}/{config.epochs}",
+                                         disable=args.no_progress)
+    try:
+        fit(state, train, test, after_epoch=after_epoch, progress=bar("epoch", train_samples),
+            evaluating=bar("testing after epoch", test_samples))
+    except (KeyboardInterrupt, TrainingDiverged):
+        # The finished epochs are real results: keep their metrics and curves.
+        _write_outputs(args, state, train_samples, test_samples, interrupted=True)
+        raise
+    _write_outputs(args, state, train_samples, test_samples)
     if state.history:
         print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
+    if save and state.history:
+        print(f"saved {save}; next: python -m cnn evaluate {save}")
     return 0
+
+
+def _write_outputs(args, state, train_samples, test_samples, interrupted=False):
+    if args.metrics_json:
+        write_metrics(args.metrics_json, state, train_samples, test_samples,
+                      interrupted=interrupted)
+        print(f"wrote {args.metrics_json}", file=sys.stderr if interrupted else sys.stdout)
+    if args.plot and state.history:
+        plot_history(args.plot, state)
+        print(f"wrote {args.plot}", file=sys.stderr if interrupted else sys.stdout)
 
 
 def _checkpoint_meta(backend, train_samples):
@@ -245,7 +199,8 @@ def cmd_evaluate(args):
     data = load_mnist(args.data_dir)
     x = prepare_images(data.test_images[:args.limit_test], model.dtype.type)
     labels = data.test_labels[:args.limit_test].astype(np.intp)
-    accuracy, confusion = evaluate(model, x, labels)
+    with ProgressBar(len(x), "testing", disable=args.no_progress) as progress:
+        accuracy, confusion = evaluate(model, x, labels, progress=progress)
     print(f"{model.arch}: test accuracy {accuracy:.2%} on {len(x)} images "
           f"({int(round(accuracy * len(x)))} correct)")
     print("confusion matrix (rows: true digit, columns: predicted)")

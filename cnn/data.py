@@ -16,7 +16,6 @@ import hashlib
 import http.client
 import os
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +94,7 @@ def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30)
     data_dir = Path(data_dir)
     expected = OFFICIAL[filename][0]
     target = data_dir / filename
+    created = [d for d in (data_dir, *data_dir.parents) if not d.exists()]
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -120,6 +120,11 @@ def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30)
             failures.append(str(e))
         except (OSError, ValueError, http.client.HTTPException) as e:
             failures.append(f"{url}: {e}".replace("\n", " "))
+    for folder in created:  # innermost first: leave no empty folders behind a failure
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived), or not ours to remove
+            break
     reasons = "; ".join(failures) or "no mirrors given"
     raise DataError(f"cannot download {filename} (no mirror worked: {reasons}); "
                     + _where_hint(data_dir))
@@ -208,24 +213,26 @@ def random_shift(x, max_shift, rng):
 def read_digit_png(path):
     """A user's 28x28 digit as uint8 (28, 28), white on black like MNIST: a light background
     is inverted. The size is checked from the header, before any pixel is decoded, so a huge
-    image costs nothing and never trips Pillow's decompression-bomb guard."""
+    image costs nothing (and Pillow's decompression-bomb guard, which would warn or raise
+    with a message of its own, is not needed)."""
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise DataError(f"{path}: reading PNG files needs Pillow: "
                         "pip install 'convbench[plot]'") from None
+    guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.size != (28, 28):
-                    raise DataError(f"{path}: image is {image.size[0]}x{image.size[1]}, "
-                                    "expected 28x28")
-                pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+        with Image.open(path) as image:
+            if image.size != (28, 28):
+                raise DataError(f"{path}: image is {image.size[0]}x{image.size[1]}, "
+                                "expected 28x28")
+            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except Image.DecompressionBombError:
-        raise DataError(f"{path}: image is far larger than 28x28") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not an image") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
     return 255 - pixels if pixels.mean() > 127 else pixels

@@ -36,9 +36,14 @@ class Sequential:
         self.backward(dlogits)
         return loss, logits
 
-    def predict_logits(self, x, batch_size=500):
-        """Logits (N, 10) in batches, so evaluation memory does not grow with N."""
-        out = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    def predict_logits(self, x, batch_size=500, progress=None):
+        """Logits (N, 10) in batches, so evaluation memory does not grow with N;
+        progress(images_done) after each batch."""
+        out = []
+        for i in range(0, len(x), batch_size):
+            out.append(self.forward(x[i:i + batch_size]))
+            if progress is not None:
+                progress(i + len(out[-1]))
         return np.concatenate(out)
 
     def parameters(self):

@@ -1,4 +1,4 @@
-"""What a training run shows and leaves behind: the progress bar, the metrics JSON and the
+"""What a training run shows and leaves behind: progress bars, the metrics JSON and the
 loss/accuracy curves. Files are written atomically: a failed run leaves none behind."""
 
 from __future__ import annotations
@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import asdict
 
 import numpy as np
 
 from kernels.support.files import atomic_write
+from kernels.support.runtime import cpu_model
 
 
 class ProgressBar:
-    """tqdm bar over images with running loss/accuracy; tqdm shows images/s itself."""
+    """tqdm bar over images; training passes (seen, loss, accuracy, seconds) and shows the
+    running loss and accuracy, evaluation passes only the images done. tqdm adds images/s."""
 
     def __init__(self, total, desc, disable):
         from tqdm import tqdm
@@ -21,10 +24,10 @@ class ProgressBar:
                         disable=True if disable else None, mininterval=0.5)
         self.done = 0
 
-    def __call__(self, seen, loss, accuracy, seconds):
+    def __call__(self, seen, loss=None, accuracy=None, seconds=None):
         self.bar.update(seen - self.done)
         self.done = seen
-        if self.bar.n == self.bar.total or seen % 4096 < 64:  # set_postfix is not free
+        if loss is not None and (self.bar.n == self.bar.total or seen % 4096 < 64):
             self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.2%}", refresh=False)
 
     def __enter__(self):
@@ -34,15 +37,29 @@ class ProgressBar:
         self.bar.close()
 
 
-def write_metrics(path, state, train_samples, test_samples):
+def _versions():
+    import numba
+
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        ours = version("convbench")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        ours = None
+    return dict(convbench=ours, python=platform.python_version(), numpy=np.__version__,
+                numba=numba.__version__, machine=platform.machine(), cpu=cpu_model(),
+                cpus=os.cpu_count())
+
+
+def write_metrics(path, state, train_samples, test_samples, *, interrupted=False):
+    """Every setting, the per-epoch history and the software it ran on, as JSON."""
     config, backend = state.config, state.backend
-    record = dict(backend=backend.name, arch=config.arch, dtype=config.dtype, seed=config.seed,
-                  optimizer=config.optimizer, lr=config.lr, lr_decay=config.lr_decay,
-                  batch_size=config.batch_size, train_samples=train_samples,
-                  test_samples=test_samples, epochs=state.history,
+    settings = asdict(config)
+    record = dict(backend=backend.name, epochs_planned=settings.pop("epochs"), **settings,
+                  train_samples=train_samples, test_samples=test_samples,
+                  epochs_done=state.epochs_done,
+                  interrupted=interrupted, epochs=state.history,
                   test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
-                  environment=dict(python=platform.python_version(), numpy=np.__version__,
-                                   machine=platform.machine(), cpus=os.cpu_count()))
+                  environment=_versions())
     decisions = getattr(backend, "decisions", None)
     if decisions is not None:
         record["auto_decisions"] = decisions()
@@ -50,14 +67,16 @@ def write_metrics(path, state, train_samples, test_samples):
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def plot_history(path, history):
+def plot_history(path, state):
+    """Loss and accuracy per epoch, titled with what was trained and how it ended."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    history, config = state.history, state.config
     epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
     left.plot(epochs, [h["train_loss"] for h in history], "o-")
     left.set(xlabel="epoch", ylabel="train loss", title="loss")
     right.plot(epochs, [100 * h["train_accuracy"] for h in history], "o-", label="train")
@@ -66,6 +85,9 @@ def plot_history(path, history):
     right.legend()
     for axes in (left, right):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    final = f", test accuracy {history[-1]['test_accuracy']:.2%}" if history else ""
+    fig.suptitle(f"{config.arch} on MNIST - backend {state.backend.name}, {config.dtype}, "
+                 f"{config.optimizer} lr {config.lr:g}{final}", fontsize=10)
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)

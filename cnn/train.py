@@ -9,6 +9,7 @@ learning rates and the updates that an uninterrupted run would have made.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -18,29 +19,12 @@ from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkp
 from .data import random_shift
 from .model import build_model
 from .optim import learning_rate, make_optimizer
-
-@dataclass
-class TrainConfig:
-    """Defaults: the recipe that takes convnet past 99.2 % test accuracy (8 epochs of Adam
-    with per-epoch decay 0.7 and 1-pixel shifts measured 99.32 %; 2-pixel shifts 99.25 %,
-    no shifts peaked at 99.16 % and then overfitted)."""
-
-    arch: str = "convnet"
-    epochs: int = 8
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    lr_decay: float = 0.7
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    seed: int = 0
-    dtype: str = "float32"
-    shift: int = 1  # random translation augmentation, in pixels (0: none)
+from .settings import RESUME_KEYS, TrainConfig, problem
 
 
-# Settings a resumed run must share with its checkpoint (else it is another run).
-RESUME_KEYS = ("arch", "batch_size", "optimizer", "lr", "lr_decay", "momentum",
-               "weight_decay", "seed", "dtype", "shift")
+class TrainingDiverged(ArithmeticError):
+    """The loss stopped being a finite number: the settings (usually the learning rate) made
+    the run diverge."""
 
 
 @dataclass
@@ -67,10 +51,14 @@ def resume_state(path, config: TrainConfig, backend, explicit=(), loaded=None) -
     `explicit` (given by the user) must agree with the checkpoint's; the others are taken
     from it."""
     params, optim_state, meta = loaded if loaded is not None else load_checkpoint(path)
-    saved = meta.get("config", {})
+    saved = meta.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint {path} has no training settings")
     for key in RESUME_KEYS:
         if key not in saved:
             raise CheckpointError(f"checkpoint {path} has no training setting {key!r}")
+        if (reason := problem(key, saved[key])) is not None:
+            raise CheckpointError(f"checkpoint {path} has an invalid setting: {reason}")
         if key in explicit and getattr(config, key) != saved[key]:
             raise CheckpointError(f"checkpoint {path} was trained with {key}={saved[key]!r}, "
                                   f"not {getattr(config, key)!r}")
@@ -109,7 +97,12 @@ def train_epoch(state: TrainState, x, labels, progress=None):
     for first in range(0, len(x), config.batch_size):
         batch = order[first:first + config.batch_size]
         inputs = random_shift(x[batch], config.shift, state.shuffle_rng)
-        loss, logits = model.loss_and_grads(inputs, labels[batch])
+        with np.errstate(over="ignore", invalid="ignore"):  # checked right below, in one line
+            loss, logits = model.loss_and_grads(inputs, labels[batch])
+        if not math.isfinite(loss):  # stop before a NaN reaches the parameters
+            raise TrainingDiverged(
+                f"training diverged in epoch {state.epochs_done + 1}: the loss of the batch "
+                f"of images {first}..{first + len(batch) - 1} is {loss}; try a lower --lr")
         state.optimizer.step(model.parameters())
         total_loss += loss * len(batch)
         correct += int((logits.argmax(axis=1) == labels[batch]).sum())
@@ -120,26 +113,28 @@ def train_epoch(state: TrainState, x, labels, progress=None):
     return total_loss / seen, correct / seen, time.perf_counter() - start
 
 
-def evaluate(model, x, labels, batch_size=500):
-    """(accuracy, confusion matrix (10, 10) with rows = true label, columns = predicted)."""
-    predicted = model.predict_logits(x, batch_size).argmax(axis=1)
+def evaluate(model, x, labels, batch_size=500, progress=None):
+    """(accuracy, confusion matrix (10, 10) with rows = true label, columns = predicted);
+    progress(images_done) is called after every batch."""
+    predicted = model.predict_logits(x, batch_size, progress).argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     return float((predicted == labels).mean()), confusion
 
 
-def fit(state: TrainState, train, test, *, progress=None, after_epoch=None):
+def fit(state: TrainState, train, test, *, progress=None, evaluating=None, after_epoch=None):
     """Train on train = (x, labels) up to config.epochs, evaluating on test = (x, labels)
-    after every epoch. progress(epoch) may give a context manager whose value receives
-    train_epoch's progress calls; after_epoch(record) runs once each epoch's record is in
-    state.history (e.g. to print it and save a checkpoint)."""
+    after every epoch. progress(epoch) and evaluating(epoch) may give context managers whose
+    values receive train_epoch's and evaluate's progress calls; after_epoch(record) runs once
+    each epoch's record is in state.history (e.g. to print it and save a checkpoint)."""
     (x_train, y_train), (x_test, y_test) = train, test
     while state.epochs_done < state.config.epochs:
         epoch = state.epochs_done + 1
         with progress(epoch) if progress else contextlib.nullcontext() as report:
             loss, accuracy, seconds = train_epoch(state, x_train, y_train, report)
         started = time.perf_counter()
-        test_accuracy, _ = evaluate(state.model, x_test, y_test)
+        with evaluating(epoch) if evaluating else contextlib.nullcontext() as report:
+            test_accuracy, _ = evaluate(state.model, x_test, y_test, progress=report)
         record = dict(epoch=epoch, train_loss=loss, train_accuracy=accuracy,
                       test_accuracy=test_accuracy, seconds=seconds,
                       eval_seconds=time.perf_counter() - started,

@@ -1,5 +1,6 @@
-"""Shared helpers for the `cnn` test files: finite differences, a learnable fake MNIST,
-and a directory listing used to prove that failed runs leave no files behind."""
+"""Shared helpers for the `cnn` test files: finite differences, a learnable fake MNIST, a
+directory listing used to prove that failed runs leave no files behind, and in-process runs
+of the command line."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn import data, idx
+from cnn import cli, data, idx
 
 # Central-difference step and relative tolerance for every float64 gradient check.
 #
@@ -105,3 +106,26 @@ def listing(directory):
     """Every file and folder below `directory` (relative paths), hidden ones included."""
     directory = Path(directory)
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+# ------------------------------------------------------------------ the command line
+
+def run(argv, capsys):
+    """cli.main in-process: (exit code, stdout, stderr). argparse errors exit via
+    SystemExit, the command's own errors return 2; both count."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *words):
+    assert code == 2, f"exit code {code}, stderr {err!r}"
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error" in lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])

@@ -38,6 +38,14 @@ def reuse_freed_memory() -> bool:
         return False
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def pin_threads(threads: int) -> dict:
     """Use `threads` threads in BLAS, Numba and PyTorch; returns what each one reports.
 

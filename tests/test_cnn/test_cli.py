@@ -31,49 +31,14 @@ from cnn.checkpoint import load_checkpoint
 from cnn.data import prepare_images
 from cnn.model import build_model
 from cnn.train import evaluate
-from cnn_helpers import FAKE_TEST, FAKE_TRAIN, listing, make_fake_mnist, official_table_for
+from cnn_helpers import (FAKE_TEST, FAKE_TRAIN, assert_one_line_error, listing,
+                         official_table_for, run)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REPO = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------ fixtures and helpers
-
-
-@pytest.fixture(scope="module")
-def fake_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("fake-mnist")
-    arrays = make_fake_mnist(directory)
-    return directory, arrays
-
-
-@pytest.fixture
-def fake_mnist(fake_dir, monkeypatch):
-    """The fake data directory, with its files' MD5s patched in as the official ones."""
-    directory, arrays = fake_dir
-    monkeypatch.setattr(data, "OFFICIAL", official_table_for(directory))
-    return directory, arrays
-
-
-def run(argv, capsys):
-    """cli.main in-process: (exit code, stdout, stderr). argparse errors exit via
-    SystemExit, the command's own errors return 2; both count."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *words):
-    assert code == 2, f"exit code {code}, stderr {err!r}"
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "error" in lines[0]
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def run_quietly(argv):
@@ -449,7 +414,7 @@ ARG_ERRORS = {
     "backend": (["--backend", "cudnn"], ["--backend", "invalid choice: 'cudnn'"]),
     "arch": (["--arch", "resnet50"], ["--arch", "invalid choice: 'resnet50'"]),
     "optimizer": (["--optimizer", "rmsprop"], ["--optimizer", "invalid choice: 'rmsprop'"]),
-    "epochs-zero": (["--epochs", "0"], ["--epochs", "'0' must be a positive integer"]),
+    "epochs-zero": (["--epochs", "0"], ["--epochs", "epochs must be a positive integer, got 0"]),
     "epochs-negative": (["--epochs", "-2"], ["--epochs", "must be a positive integer"]),
     "epochs-text": (["--epochs", "two"], ["--epochs", "'two' is not a valid int"]),
     "epochs-float": (["--epochs", "1.5"], ["--epochs", "not a valid int"]),

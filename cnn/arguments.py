@@ -1,0 +1,124 @@
+"""The command line's arguments: every flag of `python -m cnn`, its rule and its help.
+
+Training settings are checked by the same rules a checkpoint's settings obey (cnn.settings);
+a bad value is one line and exit code 2, before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import kernels
+from kernels.support import runtime
+
+from .model import ARCHITECTURES
+from .optim import OPTIMIZERS
+from .settings import DTYPES, TrainConfig, parse
+
+DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
+DEFAULT_SAVE = "model.npz"  # where `evaluate` and `predict` in the README look
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _setting(key):
+    """argparse type for a training setting: the same rule a checkpoint's settings obey."""
+    def convert(text):
+        try:
+            return parse(key, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = key  # argparse names the type in its messages
+    return convert
+
+
+def _count(text):
+    """A positive integer (image and thread counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def _threads(text):
+    """A thread count this process can actually run in parallel."""
+    value = _count(text)
+    if value > runtime.usable_cores():
+        raise argparse.ArgumentTypeError(
+            f"{value} threads, but this process may use {runtime.usable_cores()} cores "
+            "(more threads than cores only makes BLAS and Numba slower)")
+    return value
+
+
+def _default(key):
+    return f"default {getattr(TrainConfig, key)}; with --resume the checkpoint's"
+
+
+def build_parser(description):
+    parser = _Parser(prog="python -m cnn", description=description)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    backends = kernels.available()
+
+    train = commands.add_parser("train", help="train a model on MNIST")
+    train.add_argument("--backend", choices=backends,
+                       help=f"default {DEFAULT_BACKEND}; with --resume the checkpoint's")
+    train.add_argument("--arch", choices=list(ARCHITECTURES),
+                       help=_default("arch"))
+    train.add_argument("--epochs", type=_setting("epochs"), default=TrainConfig.epochs,
+                       help="total epochs; a resumed run continues up to this number "
+                            f"(default {TrainConfig.epochs})")
+    train.add_argument("--batch-size", type=_setting("batch_size"), help=_default("batch_size"))
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                       help=_default("optimizer"))
+    train.add_argument("--lr", type=_setting("lr"), help=f"learning rate ({_default('lr')})")
+    train.add_argument("--lr-decay", type=_setting("lr_decay"),
+                       help=f"multiply the learning rate by this after every epoch "
+                            f"({_default('lr_decay')})")
+    train.add_argument("--momentum", type=_setting("momentum"),
+                       help=f"SGD momentum ({_default('momentum')})")
+    train.add_argument("--weight-decay", type=_setting("weight_decay"),
+                       help=f"L2 penalty added to the gradient ({_default('weight_decay')})")
+    train.add_argument("--shift", type=_setting("shift"),
+                       help=f"augment: shift images randomly by up to N pixels, 0 for none "
+                            f"({_default('shift')})")
+    train.add_argument("--seed", type=_setting("seed"), help=_default("seed"))
+    train.add_argument("--dtype", choices=list(DTYPES), help=_default("dtype"))
+    train.add_argument("--data-dir", help="MNIST folder (default $MNIST_DIR, else "
+                                          "~/.cache/convbench/mnist; downloaded if missing)")
+    train.add_argument("--limit-train", type=_count, help="use the first N training images")
+    train.add_argument("--limit-test", type=_count, help="use the first N test images")
+    train.add_argument("--save", metavar="CKPT",
+                       help=f"checkpoint written after every epoch (default {DEFAULT_SAVE}; "
+                            "with --resume the resumed file)")
+    train.add_argument("--no-save", action="store_true", help="write no checkpoint")
+    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
+    train.add_argument("--metrics-json", metavar="PATH",
+                       help="settings, per-epoch figures and versions as JSON")
+    train.add_argument("--plot", metavar="PNG", help="loss/accuracy curves (needs matplotlib)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument("--threads", type=_threads,
+                       help="BLAS and Numba threads, at most the usable cores "
+                            "(default: the libraries' own choice)")
+
+    evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
+    evaluate_.add_argument("model", help="a checkpoint written by train")
+    evaluate_.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND,
+                           help=f"default {DEFAULT_BACKEND}")
+    evaluate_.add_argument("--data-dir", help="MNIST folder (as for train)")
+    evaluate_.add_argument("--limit-test", type=_count, help="use the first N test images")
+    evaluate_.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    predict = commands.add_parser("predict", help="classify PNG files or test-set images")
+    predict.add_argument("model", help="a checkpoint written by train")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="a 28x28 grayscale PNG, or an index into the test set (0-9999)")
+    predict.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND,
+                         help=f"default {DEFAULT_BACKEND}")
+    predict.add_argument("--data-dir", help="MNIST folder, for test-set indices")
+    return parser
