@@ -36,19 +36,21 @@ class ConvBackward(_Conv):
 
 
 class ConvMetrics(_Conv):
-    """Derived numbers: asv stores and plots them like timings."""
+    """Derived numbers: asv stores and plots them like timings. asv reads every tracked
+    value as lower-is-better (`asv compare`, `asv publish`'s regressions), so the rate is
+    tracked as its inverse: seconds per GFLOP of forward+backward (GF/s = 1 / that)."""
 
     repeat = 1
     number = 1
 
-    def track_gflops(self, backend, case):
+    def track_seconds_per_gflop(self, backend, case):
         def step():
             y, cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
             self.backend.conv2d_backward(self.dy, cache)
         seconds = measure(step, repeats=7 if is_fast(backend) else 1)["median"]
-        return (self.case.flops_forward + self.case.flops_backward) / seconds / 1e9
+        return seconds / ((self.case.flops_forward + self.case.flops_backward) / 1e9)
 
-    track_gflops.unit = "GF/s"
+    track_seconds_per_gflop.unit = "seconds"
 
     def track_workspace_bytes(self, backend, case):
         def both():

@@ -1,17 +1,23 @@
-"""python -m kernels bench [options]: the side-by-side report (kernels.bench.cli)."""
+"""python -m kernels COMMAND [options]: the measurement commands (kernels.bench)."""
 
+import importlib
 import sys
 
-USAGE = ("usage: python -m kernels bench [--quick] [--backends ...] [--cases ...] [--json PATH] "
-         "[--plot PNG] [--markdown PATH]\n(python -m kernels bench --help for all options)")
+COMMANDS = {  # name -> (module with main(argv), what it does)
+    "bench": ("kernels.bench.cli", "every backend side by side, against PyTorch and the "
+                                   "GEMM rate"),
+    "asv-offline": ("kernels.bench.asv_site", "make `asv publish`'s site viewable without "
+                                              "internet access"),
+}
+USAGE = "usage: python -m kernels {" + ",".join(COMMANDS) + "} [options]\n" + "".join(
+    f"  {name:12} {what}\n" for name, (_, what) in COMMANDS.items()) + \
+    "(python -m kernels COMMAND --help for its options)"
 
 if sys.argv[1:2] in (["-h"], ["--help"]):
     print(USAGE)
     sys.exit(0)
-if sys.argv[1:2] != ["bench"]:
+if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     print(USAGE, file=sys.stderr)
     sys.exit(2)
-
-from .bench.cli import main  # noqa: E402  (after the usage check: keeps `--help` typos cheap)
-
-sys.exit(main(sys.argv[2:]))
+# Imported only now: a typo or --help costs nothing.
+sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))

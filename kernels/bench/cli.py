@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from .. import available
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases
 from ..support.files import atomic_write, writable_problem
+from ..support.runtime import usable_cores
 from . import render
 from .report import SECTIONS, Plan, run
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2, as every command line here
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m kernels bench",
-                                     description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m kernels bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends",
                         help=f"comma-separated (default: all of {','.join(available())})")
     parser.add_argument("--cases", help="comma-separated names or prefixes, e.g. convnet,std.1x1 "
@@ -36,9 +40,9 @@ def build_parser():
                         help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, help="samples per measurement (default 15; quick 5)")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="BLAS, Numba and PyTorch threads (default: the cores this "
-                             "process may use)")
+    parser.add_argument("--threads", type=int, default=usable_cores(),
+                        help="BLAS, Numba and PyTorch threads, at most the cores this process "
+                             f"may use (default {usable_cores()})")
     parser.add_argument("--quick", action="store_true",
                         help="convnet only, fewer samples, naive extrapolated from a 4-image batch")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
@@ -51,24 +55,35 @@ def build_parser():
     return parser
 
 
+def _names(text, flag, parser):
+    """A comma-separated list from the command line; an empty item is a mistake."""
+    if text is None:
+        return None
+    names = text.split(",")
+    if "" in names:
+        parser.error(f"{flag} {text!r} has an empty name; give comma-separated names")
+    return list(dict.fromkeys(names))
+
+
 def plan_from(args, parser, argv) -> Plan:
     """Every check before any measurement: a bad request costs nothing."""
-    backends = available() if not args.backends else args.backends.split(",")
+    backends = _names(args.backends, "--backends", parser) or available()
     if unknown := [b for b in backends if b not in available()]:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; "
                      f"available: {', '.join(available())}")
     names = list(QUICK_CASES) if args.quick and not args.cases else list(all_cases())
-    if args.cases:
-        wanted = args.cases.split(",")
+    if args.cases is not None:
+        wanted = _names(args.cases, "--cases", parser)
         if unmatched := [w for w in wanted if not any(n.startswith(w) for n in all_cases())]:
             parser.error(f"no case matches {', '.join(map(repr, unmatched))}; "
                          f"cases: {', '.join(all_cases())}")
         names = [n for n in all_cases() if any(n.startswith(w) for w in wanted)]
-    sections = args.sections.split(",")
+    sections = _names(args.sections, "--sections", parser)
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
-    if args.threads < 1:
-        parser.error("--threads must be >= 1")
+    if not 1 <= args.threads <= usable_cores():
+        parser.error(f"--threads {args.threads}: must be from 1 to the {usable_cores()} cores "
+                     "this process may use (more threads than cores only slow BLAS down)")
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
     for path in (args.json, args.plot, args.markdown):

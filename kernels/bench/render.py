@@ -4,6 +4,7 @@ The per-case tables of both text forms come from `columns.table`."""
 
 from __future__ import annotations
 
+from .. import available
 from .columns import ms, ratio, table
 
 MODEL_SECTIONS = (  # report key, measured key, title
@@ -123,6 +124,18 @@ def markdown(report) -> str:
 
 # ------------------------------------------------------------------ PNG
 
+def backend_colour(name):
+    """A fixed colour per backend (its place in the registry; PyTorch black), so a backend
+    looks the same in every chart, whichever others are in it."""
+    import matplotlib.pyplot as plt
+
+    if name == "torch":
+        return "black"
+    names = available()
+    index = names.index(name) if name in names else len(names) + sum(map(ord, name))
+    return plt.cm.tab10(index % 10)
+
+
 def plot(report, path):
     """Two panels: conv cases in GF/s against the GEMM limit, and every case's time relative
     to PyTorch. One colour per backend in both, one legend."""
@@ -136,7 +149,7 @@ def plot(report, path):
     others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
         report["evaluate"]
     backends = list(dict.fromkeys(b for c in convs + others for b in c["results"]))
-    colors = {b: plt.cm.tab10(i) for i, b in enumerate(backends)}
+    colors = {b: backend_colour(b) for b in backends}
     bar = 0.8 / max(1, len(backends))
     rows = max(len(convs), len(others), 1)
     fig, axes = plt.subplots(1, 2, figsize=(13, rows * (0.16 * len(backends) + 0.25) + 1.6))

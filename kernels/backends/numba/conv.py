@@ -43,18 +43,18 @@ BLOCK = 4  # filters (channels) sharing each load of x (dy)
 @njit(**_JIT)
 def _axpy4(x, t0, t1, t2, t3, o0, o1, o2, o3):
     """o_k[:] += t_k * x for four rows at once."""
-    for l in range(x.shape[0]):
-        v = x[l]
-        o0[l] += t0 * v
-        o1[l] += t1 * v
-        o2[l] += t2 * v
-        o3[l] += t3 * v
+    for i in range(x.shape[0]):
+        v = x[i]
+        o0[i] += t0 * v
+        o1[i] += t1 * v
+        o2[i] += t2 * v
+        o3[i] += t3 * v
 
 
 @njit(**_JIT)
 def _axpy(x, t, o):
-    for l in range(x.shape[0]):
-        o[l] += t * x[l]
+    for i in range(x.shape[0]):
+        o[i] += t * x[i]
 
 
 @njit(parallel=True, **_JIT)
@@ -110,20 +110,20 @@ def _backward_data_s1(dyf, w, dxf, Wp, L, dh, dw, groups):
 @njit(**_JIT)
 def _dot4(x, d0, d1, d2, d3, zero):
     s0 = s1 = s2 = s3 = zero  # typed like the data (x[0] * 0 would be NaN for x[0] = inf)
-    for l in range(x.shape[0]):
-        v = x[l]
-        s0 += d0[l] * v
-        s1 += d1[l] * v
-        s2 += d2[l] * v
-        s3 += d3[l] * v
+    for i in range(x.shape[0]):
+        v = x[i]
+        s0 += d0[i] * v
+        s1 += d1[i] * v
+        s2 += d2[i] * v
+        s3 += d3[i] * v
     return s0, s1, s2, s3
 
 
 @njit(**_JIT)
 def _dot(x, d, zero):
     s = zero
-    for l in range(x.shape[0]):
-        s += d[l] * x[l]
+    for i in range(x.shape[0]):
+        s += d[i] * x[i]
     return s
 
 
