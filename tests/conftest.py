@@ -1,4 +1,4 @@
-"""Shared fixtures and Hypothesis profiles for the kernels test suite.
+"""Shared fixtures, Hypothesis profiles and the pytest-benchmark default of the test suite.
 
 Every test that takes `backend` runs once per registered backend (`kernels.available()`, ids =
 names), so a backend added to the registry later is tested without touching the suite. Tests
@@ -12,6 +12,10 @@ ModuleNotFoundError, because a registry entry without an implementation is a bug
 Hypothesis profiles: "ci" (200 examples, derandomized so a CI run is reproducible) is loaded
 when the CI environment variable is set, otherwise "dev" (50 examples). HYPOTHESIS_PROFILE
 overrides the choice.
+
+pytest-benchmark: in a plain `pytest` run every benchmark executes once, untimed, as a smoke
+test; asking for timings (--benchmark-only, --benchmark-enable, --benchmark-json, ...)
+times them. (`--benchmark-disable` in the ini options would make --benchmark-only an error.)
 """
 
 from __future__ import annotations
@@ -60,3 +64,15 @@ def candidate(request):
 def naive():
     """The reference backend."""
     return kernels.get_backend("naive")
+
+
+TIMING_REQUESTS = ("benchmark_only", "benchmark_enable", "benchmark_json", "benchmark_save",
+                   "benchmark_autosave", "benchmark_compare", "benchmark_histogram")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads the option
+def pytest_configure(config):
+    option = config.option
+    if hasattr(option, "benchmark_disable") and not any(
+            getattr(option, name, None) for name in TIMING_REQUESTS):
+        option.benchmark_disable = True
