@@ -2,9 +2,11 @@
 
 Every layer has `params` and `grads` (dicts of arrays with the same keys; empty for layers
 without parameters), `forward(x) -> y`, which remembers what backward needs, and
-`backward(dy) -> dx`, which fills `grads`. Conv and pooling layers hand their arithmetic to
-the convolution backend (`kernels.get_backend(...)`) given at construction; the rest is a
-few lines of NumPy each.
+`backward(dy, input_grad=True) -> dx`, which fills `grads`; with input_grad=False a layer
+may skip dx and return None (the first layer of a network: nobody needs the gradient with
+respect to the images, and for a convolution it is a whole backward-data pass). Conv and
+pooling layers hand their arithmetic to the convolution backend (`kernels.get_backend(...)`)
+given at construction; the rest is a few lines of NumPy each.
 
 Shapes: images are NCHW (N, C, H, W); Dense takes (N, features).
 """
@@ -48,8 +50,9 @@ class Conv2D(Layer):
             x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
         return y
 
-    def backward(self, dy):
-        dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(dy, self.cache)
+    def backward(self, dy, input_grad=True):
+        dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(
+            dy, self.cache, compute_dx=input_grad)
         self.cache = None  # free the columns/windows as soon as they are used
         return dx
 
@@ -70,7 +73,7 @@ class _Pool2D(Layer):
         y, self.cache = forward(x, self.kernel_size, stride=self.stride)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         dx = getattr(self.backend, f"{self.kind}_pool2d_backward")(dy, self.cache)
         self.cache = None
         return dx
@@ -100,7 +103,7 @@ class ReLU(Layer):
         self.mask = x > 0
         return np.maximum(x, x.dtype.type(0))
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         return dy * self.mask
 
 
@@ -111,7 +114,7 @@ class Tanh(Layer):
         self.y = np.tanh(x)
         return self.y
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         return dy * (1 - self.y * self.y)
 
 
@@ -122,7 +125,7 @@ class Flatten(Layer):
         self.input_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         return dy.reshape(self.input_shape)
 
 
@@ -142,7 +145,7 @@ class Dense(Layer):
         self.x = x
         return x @ self.params["w"] + self.params["b"]
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         self.grads["w"] = self.x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
         self.x = None

@@ -24,10 +24,12 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def backward(self, dlogits):
-        for layer in reversed(self.layers):
+    def backward(self, dlogits, input_grad=False):
+        """Fill every layer's grads; the gradient with respect to the input only when
+        input_grad (training never needs it, and PyTorch skips it too), else None."""
+        for layer in reversed(self.layers[1:]):
             dlogits = layer.backward(dlogits)
-        return dlogits
+        return self.layers[0].backward(dlogits, input_grad=input_grad)
 
     def loss_and_grads(self, x, labels):
         """Forward and backward on one batch; returns (loss, logits) and fills every grads."""

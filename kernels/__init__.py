@@ -67,9 +67,12 @@ class Backend(Protocol):
                        stride=1, padding=0, dilation=1, groups=1) -> tuple[np.ndarray, Any]:
         """y (N, F, Ho, Wo) = cross-correlation of x with w, plus b."""
 
-    def conv2d_backward(self, dy: np.ndarray, cache: Any) \
-            -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None without a bias)."""
+    def conv2d_backward(self, dy: np.ndarray, cache: Any, *, compute_dx=True,
+                        compute_dw=True) -> tuple[np.ndarray | None, ...]:
+        """(dx (N, C, H, W), dw (F, C // groups, kh, kw), db (F,) or None without a bias).
+        The input gradient (backward-data) and the parameter gradients (backward-weights,
+        dw and db) are separate passes: a flag set to False skips its pass, and its results
+        come back as None."""
 
     def max_pool2d_forward(self, x: np.ndarray, kernel_size, *, stride=None,
                            padding=0) -> tuple[np.ndarray, Any]:

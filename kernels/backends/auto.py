@@ -204,10 +204,11 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     return y, (chosen, cache)
 
 
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """The backward pass of the backend that ran the forward pass."""
     chosen, inner = cache
-    return get_backend(chosen).conv2d_backward(dy, inner)
+    return get_backend(chosen).conv2d_backward(dy, inner, compute_dx=compute_dx,
+                                               compute_dw=compute_dw)
 
 
 def _pool_forward(op, x, kernel_size, stride, padding):

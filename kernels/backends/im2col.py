@@ -106,26 +106,32 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 @quiet_nonfinite
-def conv2d_backward(dy, cache):
-    """dW = dY cols^T and dcols = W^T dY per group, then col2im."""
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
+    """dW = dY cols^T and dcols = W^T dY per group, then col2im; each only if asked for."""
     xp, w_mat, kept_cols, geo = cache
     check_grad(dy, geo)
     G, K = geo.groups, geo.Cg * geo.kh * geo.kw
-    dxp = np.zeros_like(xp)
-    dw_mat = np.zeros_like(w_mat)
+    dxp = np.zeros_like(xp) if compute_dx else None
+    dw_mat = np.zeros_like(w_mat) if compute_dw else None
     w_mat_t = w_mat.transpose(0, 2, 1)
     # The forward pass decided the chunking: kept columns mean one chunk of the whole batch.
     chunks = [slice(0, geo.N)] if kept_cols is not None else _chunks(geo, dy.itemsize)
     for batch in chunks:
-        cols = kept_cols if kept_cols is not None else im2col(
-            xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
         dy_mat = np.ascontiguousarray(dy[batch].transpose(1, 0, 2, 3)).reshape(G, geo.Fg, -1)
-        dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
-        dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
-        col2im(dcols.reshape(cols.shape), dxp[batch], geo.stride, geo.dilation)
-        del cols, dy_mat, dcols  # before the next chunk allocates its own
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return geo.crop(dxp), dw_mat.reshape(geo.w_shape), db
+        cols_shape = (geo.C, geo.kh, geo.kw, batch.stop - batch.start, geo.Ho, geo.Wo)
+        if compute_dw:  # the columns are needed only here
+            cols = kept_cols if kept_cols is not None else im2col(
+                xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
+            dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
+            del cols
+        if compute_dx:
+            dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
+            col2im(dcols.reshape(cols_shape), dxp[batch], geo.stride, geo.dilation)
+            del dcols  # before the next chunk allocates its own
+        del dy_mat
+    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias and compute_dw else None
+    return (geo.crop(dxp) if compute_dx else None), \
+        (dw_mat.reshape(geo.w_shape) if compute_dw else None), db
 
 
 def _pool_cols(x, geo, fill):

@@ -63,22 +63,24 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 @quiet_nonfinite
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """Each output's dy, spread back over the window and weights that produced it."""
     xp, w, geo = cache
     check_grad(dy, geo)
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
+    dxp = np.zeros_like(xp) if compute_dx else None
+    dw = np.zeros_like(w) if compute_dw else None
     for n in range(geo.N):
         for f in range(geo.F):
             channels, _ = geo.group(f // geo.Fg)
             for i in range(geo.Ho):
                 for j in range(geo.Wo):
                     rows, cols = _window(geo, i, j)
-                    dw[f] += dy[n, f, i, j] * xp[n, channels, rows, cols]
-                    dxp[n, channels, rows, cols] += dy[n, f, i, j] * w[f]
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return geo.crop(dxp), dw, db
+                    if compute_dw:
+                        dw[f] += dy[n, f, i, j] * xp[n, channels, rows, cols]
+                    if compute_dx:
+                        dxp[n, channels, rows, cols] += dy[n, f, i, j] * w[f]
+    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias and compute_dw else None
+    return (geo.crop(dxp) if compute_dx else None), dw, db
 
 
 @quiet_nonfinite

@@ -63,21 +63,24 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 @quiet_nonfinite
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """dw by tensordot with the windows; dx as a transposed convolution."""
     xp, w, geo = cache
     check_grad(dy, geo)
-    windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
-    dw = np.empty_like(w)
-    for g in range(geo.groups):
-        cin, cout = geo.group(g)
-        dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
-    # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
-    # where no real window saw the inf, so a non-finite w takes the per-tap scatter instead.
-    backward_data = _transposed_conv if np.isfinite(w).all() else _scatter_taps
-    dxp = backward_data(dy, w, geo)  # (N, Hp, Wp, C)
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return geo.crop(dxp.transpose(0, 3, 1, 2)), dw, db
+    dx = dw = db = None
+    if compute_dw:
+        windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+        dw = np.empty_like(w)
+        for g in range(geo.groups):
+            cin, cout = geo.group(g)
+            dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
+        db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+    if compute_dx:
+        # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
+        # where no real window saw the inf, so a non-finite w takes the per-tap scatter.
+        backward_data = _transposed_conv if np.isfinite(w).all() else _scatter_taps
+        dx = geo.crop(backward_data(dy, w, geo).transpose(0, 3, 1, 2))  # from (N, Hp, Wp, C)
+    return dx, dw, db
 
 
 def _transposed_conv(dy, w, geo):

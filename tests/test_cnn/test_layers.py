@@ -252,7 +252,7 @@ def whole_model_check(arch, backend_name, n, per_tensor, seed):
 
     logits = model.forward(x)
     _, dlogits = softmax_cross_entropy(logits, labels)
-    dx = model.backward(dlogits)
+    dx = model.backward(dlogits, input_grad=True)
     analytic = {name: g.copy() for name, _, g in model.parameters()}
     params = {name: p for name, p, _ in model.parameters()}
     assert all(g is not None for g in analytic.values())
@@ -350,7 +350,7 @@ def test_dtypes_follow_the_model(arch, dtype):
     loss, logits = model.loss_and_grads(x, labels)
     assert logits.dtype == want and logits.shape == (2, 10)
     assert np.isfinite(loss)
-    dx = model.backward(softmax_cross_entropy(model.forward(x), labels)[1])
+    dx = model.backward(softmax_cross_entropy(model.forward(x), labels)[1], input_grad=True)
     assert dx.dtype == want and dx.shape == x.shape
     names = []
     for name, p, g in model.parameters():

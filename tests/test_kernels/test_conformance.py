@@ -334,3 +334,34 @@ def test_conv_with_infinity_matches_naive_pattern(candidate, where, stride):
         dx, dw, _ = candidate.conv2d_backward(dy, cache)
     for got, ref, what in ((y, y_ref, "y"), (dx, dx_ref, "dx"), (dw, dw_ref, "dw")):
         _same_non_finite_pattern(got, ref, what)
+
+
+# ------------------------------------------------------------------ the three passes apart
+
+SPLIT_CASES = {k: CONV_CASES[k] for k in ("k3-s1-p0", "k3-s2-p1", "k3-d2", "groups2",
+                                          "depthwise-F2xC", "k1x1", "k2-same-odd-total")}
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("case", list(SPLIT_CASES.values()), ids=list(SPLIT_CASES))
+def test_backward_passes_apart_equal_the_combined_call(backend, case, bias):
+    """compute_dx=False returns dx None, compute_dw=False returns dw and db None, and what is
+    computed is bit for bit what the combined call computes (same operations, same order)."""
+    N, C, H, W, F, (kh, kw), params = case
+    rng = np.random.default_rng(_seed("split", case, bias))
+    x, w, b = conv_inputs(rng, N=N, C=C, H=H, W=W, F=F, kh=kh, kw=kw,
+                          groups=params.get("groups", 1), bias=bias, dtype=np.float32)
+    y, cache = backend.conv2d_forward(x, w, b, **params)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = backend.conv2d_backward(dy, cache)
+    only_dx = backend.conv2d_backward(dy, cache, compute_dw=False)
+    only_dw = backend.conv2d_backward(dy, cache, compute_dx=False)
+    assert only_dx[1] is None and only_dx[2] is None and only_dw[0] is None
+    np.testing.assert_array_equal(only_dx[0], dx, strict=True)
+    np.testing.assert_array_equal(only_dw[1], dw, strict=True)
+    if bias:
+        np.testing.assert_array_equal(only_dw[2], db, strict=True)
+    else:
+        assert only_dw[2] is None
+    assert backend.conv2d_backward(dy, cache, compute_dx=False, compute_dw=False) == \
+        (None, None, None)

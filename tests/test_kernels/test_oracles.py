@@ -140,6 +140,8 @@ def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params):
     y, cache = backend.conv2d_forward(x, w, b, **params)
     dy = dy_rng.standard_normal(y.shape).astype(dtype)
     dx, dw, db = backend.conv2d_backward(dy, cache)
+    split = (backend.conv2d_backward(dy, cache, compute_dw=False)[0],
+             *backend.conv2d_backward(dy, cache, compute_dx=False)[1:])  # the passes apart
     ref = torch_conv(torch, x, w, b, dy, params, np.float64)
     scale = torch_conv(torch, *(None if a is None else np.abs(a.astype(np.float64))
                                 for a in (x, w, b, dy)), params, np.float64)
@@ -151,11 +153,13 @@ def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params):
     refs = [ref] + ([torch_conv(torch, x, w, b, dy, params, np.float32)]
                     if dtype == np.float32 else [])
     for r, label in zip(refs, ("torch-f64", "torch-f32")):
-        for name, got, want, s in zip(("y", "dx", "dw", "db"), (y, dx, dw, db), r, scale):
-            if name == "db" and b is None:
-                assert got is None, "db must be None without a bias"
-                continue
-            assert_within_rounding(got, want, s, K[name], dtype, f"{name} vs {label}")
+        for got_all, how in (((y, dx, dw, db), "combined"), ((y, *split), "apart")):
+            for name, got, want, s in zip(("y", "dx", "dw", "db"), got_all, r, scale):
+                if name == "db" and b is None:
+                    assert got is None, "db must be None without a bias"
+                    continue
+                assert_within_rounding(got, want, s, K[name], dtype,
+                                       f"{name} ({how}) vs {label}")
 
 
 def check_pool_against_torch(torch, backend, pool, x, k, dy_rng, params):

@@ -235,28 +235,38 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 
 
 @quiet_nonfinite
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """dx and dw by the same flat-row taps (finite stride-1 inputs) or plain loops."""
     xp, w, geo = cache
     check_grad(dy, geo)
-    dxp = np.zeros_like(xp)
-    dw = np.empty_like(w)
-    # The flat-row kernels also multiply the dropped columns (dy = 0 there) by real x and w
-    # values; 0 * inf = NaN would leak into taps whose windows never saw that value. So
-    # non-finite inputs take the plain loops (the check costs one pass over xp).
-    if geo.stride == (1, 1) and np.isfinite(w).all() and np.isfinite(xp).all():
-        L = (geo.Ho - 1) * geo.Wp + geo.Wo
+    dx = dw = db = None
+    # The flat-row kernels also multiply the dropped columns (dy = 0 there) by real values
+    # of w (for dx) and of x (for dw); 0 * inf = NaN would leak into taps whose windows never
+    # saw that value, so a non-finite w or x takes the plain loops (one check pass each).
+    flat_dx = compute_dx and geo.stride == (1, 1) and np.isfinite(w).all()
+    flat_dw = compute_dw and geo.stride == (1, 1) and np.isfinite(xp).all()
+    L = (geo.Ho - 1) * geo.Wp + geo.Wo
+    if flat_dx or flat_dw:
         dy_wide = np.zeros((geo.N, geo.F, geo.Ho, geo.Wp), dtype=geo.dtype)
         dy_wide[..., :geo.Wo] = dy  # the extra columns stay zero: they must add nothing
-        dyf, xf = dy_wide.reshape(geo.N, geo.F, -1), xp.reshape(geo.N, geo.C, -1)
-        _backward_data_s1(dyf, w, dxp.reshape(geo.N, geo.C, -1), geo.Wp, L, *geo.dilation,
-                          geo.groups)
-        _backward_weights_s1(dyf, xf, dw, geo.Wp, L, *geo.dilation, geo.groups,
-                             geo.dtype.type(0))
-    else:
+        dyf = dy_wide.reshape(geo.N, geo.F, -1)
+    if not (flat_dx and flat_dw):
         dy = np.ascontiguousarray(dy)
-        _backward_data_strided(dy, w, dxp, *geo.stride, *geo.dilation, geo.groups)
-        _backward_weights_strided(dy, xp, dw, *geo.stride, *geo.dilation, geo.groups,
-                                  geo.dtype.type(0))
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return geo.crop(dxp), dw, db
+    if compute_dx:
+        dxp = np.zeros_like(xp)
+        if flat_dx:
+            _backward_data_s1(dyf, w, dxp.reshape(geo.N, geo.C, -1), geo.Wp, L, *geo.dilation,
+                              geo.groups)
+        else:
+            _backward_data_strided(dy, w, dxp, *geo.stride, *geo.dilation, geo.groups)
+        dx = geo.crop(dxp)
+    if compute_dw:
+        dw = np.empty_like(w)
+        if flat_dw:
+            _backward_weights_s1(dyf, xp.reshape(geo.N, geo.C, -1), dw, geo.Wp, L,
+                                 *geo.dilation, geo.groups, geo.dtype.type(0))
+        else:
+            _backward_weights_strided(dy, xp, dw, *geo.stride, *geo.dilation, geo.groups,
+                                      geo.dtype.type(0))
+        db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+    return dx, dw, db
