@@ -1,7 +1,11 @@
 """python -m kernels COMMAND [options]: the measurement commands (kernels.bench)."""
 
 import importlib
+import signal
 import sys
+
+if hasattr(signal, "SIGPIPE"):  # `... | head` ends the output quietly, as other tools do
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 COMMANDS = {  # name -> (module with main(argv), what it does)
     "bench": ("kernels.bench.cli", "every backend side by side, against PyTorch and the "

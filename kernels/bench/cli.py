@@ -21,7 +21,7 @@ from .. import available
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases
 from ..support.files import atomic_write, writable_problem
 from ..support.runtime import usable_cores
-from . import render
+from . import compare, render
 from .report import SECTIONS, Plan, run
 
 
@@ -38,6 +38,8 @@ def build_parser():
                                         f"(default: all; --quick: {','.join(QUICK_CASES)})")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
+    parser.add_argument("--batch", type=int, help="every case at this batch size instead of "
+                                                   "its own (MNIST cases: 64)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, help="samples per measurement (default 15; quick 5)")
     parser.add_argument("--threads", type=int, default=usable_cores(),
@@ -52,6 +54,9 @@ def build_parser():
     parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
     parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
     parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
+    parser.add_argument("--csv", metavar="PATH", help="one row per case and backend")
+    parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                        help="measure nothing: print what changed between two --json reports")
     return parser
 
 
@@ -86,7 +91,9 @@ def plan_from(args, parser, argv) -> Plan:
                      "this process may use (more threads than cores only slow BLAS down)")
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    for path in (args.json, args.plot, args.markdown):
+    if args.batch is not None and args.batch < 1:
+        parser.error(f"--batch must be >= 1, got {args.batch}")
+    for path in (args.json, args.plot, args.markdown, args.csv):
         if path and (problem := writable_problem(path)):
             parser.error(problem)  # now, not after minutes of measuring
     if args.plot:
@@ -97,7 +104,7 @@ def plan_from(args, parser, argv) -> Plan:
     archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
     return Plan(backends=backends, cases=names, sections=sections, archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
-                quick=args.quick, threads=args.threads, torch=not args.no_torch,
+                quick=args.quick, batch=args.batch, threads=args.threads, torch=not args.no_torch,
                 malloc_reuse=not args.no_malloc_reuse,
                 command="python -m kernels bench " + " ".join(argv))
 
@@ -111,6 +118,8 @@ def main(argv=None):
     argv = list(sys.argv[2:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare.main(*args.compare)
     report = run(plan_from(args, parser, argv))
     if args.json:
         _write_text(args.json, json.dumps(report, indent=1) + "\n")
@@ -119,4 +128,6 @@ def main(argv=None):
         print(f"wrote {args.plot}")
     if args.markdown:
         _write_text(args.markdown, render.markdown(report))
+    if args.csv:
+        _write_text(args.csv, render.csv_text(report))
     return 0

@@ -60,8 +60,12 @@ def fmt(value) -> str:
 
 # ------------------------------------------------------------------ derivations
 
+PASSES = ("forward", "backward_data", "backward_weights")
+
+
 def _total(result, _):
-    return result["forward"]["median"] + result["backward"]["median"]
+    """The passes' medians, summed: one training step's worth of the layer."""
+    return sum(result[p]["median"] for p in PASSES if p in result)
 
 
 def _gflops(result, ctx):
@@ -90,17 +94,40 @@ def _time_vs_torch(result, ctx):
     return None if torch is None else result["total_seconds"] / torch["total_seconds"]
 
 
+def _intensity(result, ctx):
+    """FLOPs per byte moved: the least traffic any algorithm needs (every input read and
+    every output written once per pass, ctx.entry['bytes']) plus the backend's workspace,
+    written once and read once. None where there is nothing to count."""
+    flops, minimal = ctx.entry.get("flops"), ctx.entry.get("bytes")
+    workspace = result.get("workspace_bytes")
+    if flops is None or minimal is None or workspace is None:
+        return None
+    return (flops["forward"] + flops["backward"]) / (minimal + 2 * workspace)
+
+
+def _errors(result) -> str:
+    error = result.get("error")
+    if not error:
+        return "-"
+    return "/".join("inf" if v == float("inf") else f"{v:.2g}" for v in error.values())
+
+
 CASE_COLUMNS = [
     Column(None, "total_seconds", _total),
     Column("forward ms", cell=lambda r: ms(r["forward"])),
-    Column("backward ms", cell=lambda r: ms(r["backward"])),
+    Column("bwd-data ms", cell=lambda r: ms(r["backward_data"])),
+    Column("bwd-weights ms", cell=lambda r: ms(r["backward_weights"]) if "backward_weights"
+           in r else "-"),
     Column("GF/s", "gflops", _gflops),
     Column(None, "forward_gflops", _forward_gflops),
     Column("% GEMM", "peak_fraction", _share_of_gemm, cell=lambda r: share(r["peak_fraction"])),
     Column("x naive", "speedup_vs_naive", _speedup_vs_reference,
            cell=lambda r: ratio(r["speedup_vs_naive"])),
     Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"])),
+    # Error of y/dx/dw against float64, in units of eps * sum|terms| (kernels.bench.layers).
+    Column("error y/dx/dw", cell=_errors),
     Column("workspace", cell=lambda r: size(r.get("workspace_bytes"))),
+    Column(None, "flops_per_byte", _intensity),
     # Numba compiles (or loads its cache) and auto measures its candidates in these calls.
     Column("1st calls s", cell=lambda r: "-" if r.get("first_call_seconds") is None
            else f"{r['first_call_seconds']:.2f}"),

@@ -1,4 +1,5 @@
-"""The measuring instruments: a timer, the machine's GEMM rate and a workspace meter.
+"""The measuring instruments: a timer, the machine's GEMM rate and memory bandwidth (the
+two roofs of the roofline) and a workspace meter.
 
 Timer: each measurement is warmed up first (Numba compiles, caches fill), then repeated; one
 sample is the mean of enough back-to-back calls to last >= 2 ms, so timer resolution does not
@@ -8,6 +9,7 @@ of NumPy allocations seen by tracemalloc during a call, minus the arrays it retu
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 import tracemalloc
@@ -69,3 +71,31 @@ def workspace_bytes(run):
         tracemalloc.stop()
     kept = sum(a.nbytes for a in results if isinstance(a, np.ndarray))
     return max(0, peak - kept)
+
+
+@functools.lru_cache(maxsize=1)
+def _parallel_triad():
+    """a[i] = b[i] + s * c[i] over all threads (STREAM's triad), compiled on first use."""
+    from ..backends import numba as _  # noqa: F401  (Numba's threading layer is set there)
+    from numba import njit, prange
+
+    @njit(parallel=True, nogil=True)
+    def triad(a, b, c, s):
+        for i in prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+    return triad
+
+
+def memory_bandwidth(repeats, megabytes=256):
+    """The machine's memory bandwidth in GB/s, the second roof of the roofline: STREAM's
+    triad on three float64 arrays of `megabytes` each (far beyond any cache), in parallel on
+    every thread Numba may use, and NumPy's single-threaded copy. STREAM counts the bytes
+    the program asks for (3 arrays for triad, 2 for copy), not write-allocate traffic."""
+    n = megabytes * 2**20 // 8
+    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
+    triad = _parallel_triad()
+    triad_stats = measure(lambda: triad(a, b, c, 3.0), repeats)
+    copy_stats = measure(lambda: np.copyto(a, b), repeats)
+    return dict(megabytes=megabytes,
+                triad_gbs=3 * a.nbytes / triad_stats["median"] / 1e9,
+                copy_gbs=2 * a.nbytes / copy_stats["median"] / 1e9)

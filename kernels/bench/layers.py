@@ -1,9 +1,16 @@
 """Single layers: one backend, or PyTorch, on one named case of `kernels.cases`.
 
-Forward and backward are timed apart, each on its own warm cache; workspace is measured in a
-separate, untimed forward+backward. The reference backend takes seconds per call, so it gets
-one sample, and with `quick` a few images whose time is scaled to the batch (its cost is
-exactly linear in the batch).
+A convolution is timed as its three passes apart - forward, backward-data (dx) and
+backward-weights (dw, db) - each on its own warm cache, as DeepBench and oneDNN's benchdnn
+do; a pool as forward and backward (its backward is a backward-data pass). Workspace is
+measured in a separate, untimed forward + full backward. The reference backend takes
+seconds per call, so it gets one sample, and with `quick` a few images whose time is scaled
+to the batch (its cost is exactly linear in the batch).
+
+Accuracy: the error of y, dx and dw against a float64 reference (im2col in float64, itself
+tested against the naive definition), in units of eps(dtype) * sum|terms| - the rounding
+bound the tests use for direct summation, so 1.0 means "as wrong as the worst case of a
+plain sum allows", whatever the algorithm.
 """
 
 from __future__ import annotations
@@ -18,32 +25,33 @@ from .instruments import measure, workspace_bytes
 REFERENCE_PROBE_BATCH = 4  # --quick: the reference on this many images, scaled to the batch
 
 
-def _conv_calls(backend, case, x, w, b, dy):
+def _conv_passes(backend, case, x, w, b, dy):
     params = case.params()
     _, cache = backend.conv2d_forward(x, w, b, **params)
 
-    def forward():
-        return backend.conv2d_forward(x, w, b, **params)
-
     def both():
-        y2, c2 = forward()
-        return (y2, *backend.conv2d_backward(dy, c2))
-    return forward, (lambda: backend.conv2d_backward(dy, cache)), both, cache
+        y, c = backend.conv2d_forward(x, w, b, **params)
+        return (y, *backend.conv2d_backward(dy, c))
+    passes = dict(forward=lambda: backend.conv2d_forward(x, w, b, **params),
+                  backward_data=lambda: backend.conv2d_backward(dy, cache, compute_dw=False),
+                  backward_weights=lambda: backend.conv2d_backward(dy, cache, compute_dx=False))
+    return passes, both, cache
 
 
-def _pool_calls(backend, case, x, dy):
+def _pool_passes(backend, case, x, dy):
     fwd = getattr(backend, f"{case.op}_pool2d_forward")
     bwd = getattr(backend, f"{case.op}_pool2d_backward")
     _, cache = fwd(x, case.k)
 
     def both():
-        y2, c2 = fwd(x, case.k)
-        return y2, bwd(dy, c2)
-    return (lambda: fwd(x, case.k)), (lambda: bwd(dy, cache)), both, cache
+        y, c = fwd(x, case.k)
+        return y, bwd(dy, c)
+    return dict(forward=lambda: fwd(x, case.k), backward_data=lambda: bwd(dy, cache)), both, \
+        cache
 
 
 def time_case(case, backend_name, dtype, repeats, quick):
-    """Forward/backward timings and workspace of one backend on one case."""
+    """Timings of every pass, workspace and first-call cost of one backend on one case."""
     backend = get_backend(backend_name)
     arrays = case.arrays(dtype)
     scale, note = 1.0, None
@@ -55,15 +63,16 @@ def time_case(case, backend_name, dtype, repeats, quick):
             scale = case.N / REFERENCE_PROBE_BATCH
             note = f"extrapolated from batch {REFERENCE_PROBE_BATCH}"
     start = time.perf_counter()  # the first forward: for Numba, compilation or cache load
-    forward, backward, both, cache = (_conv_calls if case.kind == "conv" else _pool_calls)(
+    passes, both, cache = (_conv_passes if case.kind == "conv" else _pool_passes)(
         backend, case, *arrays)
     first_call = time.perf_counter() - start
-    result = dict(forward=measure(forward, repeats), backward=measure(backward, repeats))
-    # The first forward and the first backward (measure's warm-up): Numba compiles here.
-    result["first_call_seconds"] = first_call + result["backward"]["first_call"]
-    for key in ("forward", "backward"):
-        result[key] = {k: v * scale if isinstance(v, float) else v
-                       for k, v in result[key].items()}
+    result = {name: measure(fn, repeats) for name, fn in passes.items()}
+    # The first call of each pass (measure's warm-up): Numba compiles here.
+    result["first_call_seconds"] = first_call + sum(result[p]["first_call"] for p in passes
+                                                    if p != "forward")
+    for name in passes:
+        result[name] = {k: v * scale if isinstance(v, float) else v
+                        for k, v in result[name].items()}
     result["workspace_bytes"] = None if scale != 1.0 else workspace_bytes(both)
     if note:
         result["note"] = note
@@ -103,25 +112,71 @@ def workspace_cap_case(case, backend_name, dtype, repeats):
 
 
 def torch_case(case, dtype, repeats):
-    """PyTorch's CPU kernels on the same arrays: forward, and backward via autograd."""
+    """PyTorch's CPU kernels on the same arrays: forward, and each backward pass through
+    autograd asked for only its own gradients (so it computes only those)."""
     import torch
     import torch.nn.functional as F
 
     tdtype = torch.float32 if dtype == np.float32 else torch.float64
     if case.kind == "conv":
         x, w, b, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
-        inputs = [t.requires_grad_() for t in (x, w, b)]
-
-        def forward():
-            return F.conv2d(*inputs, **case.params())
+        x, w, b = (t.requires_grad_() for t in (x, w, b))
+        y = F.conv2d(x, w, b, **case.params())
+        passes = dict(forward=lambda: F.conv2d(x, w, b, **case.params()),
+                      backward_data=lambda: torch.autograd.grad(y, [x], dy, retain_graph=True),
+                      backward_weights=lambda: torch.autograd.grad(y, [w, b], dy,
+                                                                   retain_graph=True))
     else:
         x, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
-        inputs = [x.requires_grad_()]
+        x.requires_grad_()
         pool = F.max_pool2d if case.op == "max" else F.avg_pool2d
+        y = pool(x, case.k)
+        passes = dict(forward=lambda: pool(x, case.k),
+                      backward_data=lambda: torch.autograd.grad(y, [x], dy, retain_graph=True))
+    return {name: measure(fn, repeats) for name, fn in passes.items()}
 
-        def forward():
-            return pool(inputs[0], case.k)
-    y = forward()
-    return dict(forward=measure(forward, repeats),
-                backward=measure(lambda: torch.autograd.grad(y, inputs, dy, retain_graph=True),
-                                 repeats))
+
+def reference(case, dtype):
+    """The float64 reference of a conv case on the case's own (dtype-rounded) values, and
+    sum|terms| of each result: (y, dx, dw), (y_scale, dx_scale, dw_scale)."""
+    im2col = get_backend("im2col")
+    arrays = [a.astype(dtype).astype(np.float64) for a in case.arrays(dtype)]
+    x, w, b, dy = arrays
+
+    def run(x, w, b, dy):
+        y, cache = im2col.conv2d_forward(x, w, b, **case.params())
+        dx, dw, _ = im2col.conv2d_backward(dy, cache)
+        return y, dx, dw
+    return run(x, w, b, dy), run(*(np.abs(a) for a in arrays))
+
+
+def error_units(case, backend_name, dtype, ref):
+    """Max |got - ref| / (eps(dtype) * sum|terms|) of y, dx and dw (see the module doc)."""
+    backend = get_backend(backend_name)
+    x, w, b, dy = case.arrays(dtype)
+    y, cache = backend.conv2d_forward(x, w, b, **case.params())
+    dx, dw, _ = backend.conv2d_backward(dy, cache)
+    return _units((y, dx, dw), ref, dtype)
+
+
+def _units(results, ref, dtype):
+    eps = np.finfo(dtype).eps
+    errors = {}
+    for name, got, want, scale in zip(("y", "dx", "dw"), results, *ref):
+        err = np.abs(got.astype(np.float64) - want)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            units = np.where(scale > 0, err / (eps * scale), np.where(err > 0, np.inf, 0.0))
+        errors[name] = float(np.max(units))
+    return errors
+
+
+def torch_error_units(case, dtype, ref):
+    """error_units for PyTorch's kernels (float32 or float64 as `dtype`)."""
+    import torch
+    import torch.nn.functional as F
+
+    x, w, b, dy = (torch.from_numpy(a).requires_grad_(i < 3)
+                   for i, a in enumerate(case.arrays(dtype)))
+    y = F.conv2d(x, w, b, **case.params())
+    dx, dw = torch.autograd.grad(y, [x, w], dy)
+    return _units((y.detach().numpy(), dx.numpy(), dw.numpy()), ref, dtype)

@@ -43,8 +43,10 @@ def print_header(report):
     print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
           f"numpy {env['numpy']}  numba {env['numba']} ({env['numba_threading_layer']})  "
           f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
+    memory = report["memory"]
     print(f"BLAS: {blas_summary(env)}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} "
-          f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']})\n",
+          f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']}).  "
+          f"Memory: triad {memory['triad_gbs']:.1f} GB/s, copy {memory['copy_gbs']:.1f} GB/s\n",
           flush=True)
 
 
@@ -90,7 +92,8 @@ def markdown(report) -> str:
              f"{env['threads']} threads, NumPy {env['numpy']} ({blas_summary(env)}), Numba "
              f"{env['numba']}, PyTorch {env['torch'] or 'not installed'}, {env['dtype']}. "
              f"GEMM limit: {gemm['float32']['gflops']:.0f} GF/s float32, "
-             f"{gemm['float64']['gflops']:.0f} GF/s float64.", ""]
+             f"{gemm['float64']['gflops']:.0f} GF/s float64; memory bandwidth (triad) "
+             f"{report['memory']['triad_gbs']:.1f} GB/s.", ""]
     rows = []
     for entry in report["cases"]:
         headers, case_rows = table(entry)
@@ -183,3 +186,39 @@ def plot(report, path):
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
+
+
+# ------------------------------------------------------------------ CSV
+
+CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "chose", "forward_ms",
+              "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
+              "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
+              "workspace_bytes", "flops_per_byte", "first_call_seconds", "note")
+
+
+def csv_text(report) -> str:
+    """One row per case and backend, then one per architecture and backend for the training
+    step and the evaluation (kind train_step / evaluate, their time in total_ms)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for case in report["cases"]:
+        for backend, r in case["results"].items():
+            row = dict(case=case["name"], set=case.get("set"), kind=case["kind"],
+                       batch=case.get("batch"), backend=backend, **r)
+            for name in ("forward", "backward_data", "backward_weights"):
+                row[f"{name}_ms"] = r[name]["median"] * 1e3 if name in r else None
+            row["total_ms"] = r["total_seconds"] * 1e3
+            row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
+            writer.writerow(row)
+    for section, key, _ in MODEL_SECTIONS:
+        for entry in report[section]:
+            for backend, r in entry["results"].items():
+                writer.writerow(dict(case=entry["name"], set="models", kind=key,
+                                     batch=entry.get("batch"), backend=backend,
+                                     total_ms=r[key]["median"] * 1e3,
+                                     time_vs_torch=r["time_vs_torch"]))
+    return out.getvalue()

@@ -14,7 +14,7 @@ import numpy as np
 from .. import REFERENCE, get_backend, role
 from ..cases import all_cases, practical
 from ..support import runtime
-from . import columns, layers, models, render, targets
+from . import columns, instruments, layers, models, render, targets
 
 SECTIONS = ("conv", "pool", "train", "eval")
 
@@ -30,6 +30,7 @@ class Plan:
     dtype: str
     repeats: int
     quick: bool
+    batch: int | None     # every case at this batch instead of its own
     threads: int
     torch: bool           # whether to time PyTorch (when installed)
     malloc_reuse: bool
@@ -72,31 +73,24 @@ def run(plan: Plan) -> dict:
     threads_info = runtime.pin_threads(plan.threads)
     dtype = np.dtype(plan.dtype).type
     report = dict(environment=_environment(plan, threads_info, torch_version, malloc_tuned),
-                  gemm={d: _gemm(d, plan.repeats) for d in ("float32", "float64")},
+                  gemm={d: instruments.gemm_peak(np.dtype(d).type, plan.repeats)
+                        for d in ("float32", "float64")},
+                  memory=instruments.memory_bandwidth(plan.repeats),
                   cases=[], workspace_cap=[], train_steps=[], evaluate=[])
     render.print_header(report)
 
     for name in plan.cases:
-        case = all_cases()[name]
-        if case.kind not in plan.sections:
-            continue
-        entry = dict(name=name, kind=case.kind, description=case.describe(), results={})
-        if case.kind == "conv":
-            entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)
-        for backend in plan.backends:
-            if practical(case, backend):
-                entry["results"][backend] = layers.time_case(case, backend, dtype, plan.repeats,
-                                                             plan.quick)
-        if torch_version:
-            entry["results"]["torch"] = layers.torch_case(case, dtype, plan.repeats)
-        columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
-        report["cases"].append(entry)
-        render.print_case(entry)
+        case = _case(name, plan)
+        if case.kind in plan.sections:
+            entry = _measure_case(case, plan, dtype, torch_version)
+            columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
+            report["cases"].append(entry)
+            render.print_case(entry)
 
     if "conv" in plan.sections:  # backends that chunk their work under a workspace cap
         capped = [b for b in plan.backends if hasattr(get_backend(b), "MAX_WORKSPACE_BYTES")]
         report["workspace_cap"] = [
-            layers.workspace_cap_case(all_cases()[n], b, dtype, plan.repeats)
+            layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
             for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases]
 
     # Whole models: the reference is left out (minutes per step); the layer cases show its rung.
@@ -126,6 +120,35 @@ def run(plan: Plan) -> dict:
     return report
 
 
-def _gemm(dtype, repeats):
-    from .instruments import gemm_peak
-    return gemm_peak(np.dtype(dtype).type, repeats)
+def _case(name, plan):
+    case = all_cases()[name]
+    return case if plan.batch is None else case.with_batch(plan.batch)
+
+
+def _measure_case(case, plan, dtype, torch_version):
+    """Every selected backend and PyTorch on one case: timings of each pass, and for a
+    convolution the FLOPs, the least bytes any algorithm moves and each backend's error."""
+    entry = dict(name=case.name, kind=case.kind, set=case.set, description=case.describe(),
+                 source=case.source, batch=case.N, results={})
+    backends = [b for b in plan.backends if practical(case, b)]
+    for backend in backends:
+        entry["results"][backend] = layers.time_case(case, backend, dtype, plan.repeats,
+                                                     plan.quick)
+    if torch_version:
+        entry["results"]["torch"] = layers.torch_case(case, dtype, plan.repeats)
+    if case.kind == "conv":
+        geo = case.geometry()
+        entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)
+        x, w, y = geo.N * geo.C * geo.H * geo.W, geo.F * geo.Cg * geo.kh * geo.kw, \
+            geo.N * geo.F * geo.Ho * geo.Wo
+        # forward reads x, w, writes y; backward-data reads dy, w, writes dx; backward-weights
+        # reads dy, x, writes dw: the least traffic of the three passes.
+        entry["bytes"] = np.dtype(dtype).itemsize * (3 * x + 3 * w + 3 * y)
+        ref = layers.reference(case, dtype)
+        for backend in backends:
+            if not (plan.quick and role(backend) == REFERENCE):  # quick: naive saw 4 images
+                entry["results"][backend]["error"] = layers.error_units(case, backend, dtype,
+                                                                        ref)
+        if torch_version:
+            entry["results"]["torch"]["error"] = layers.torch_error_units(case, dtype, ref)
+    return entry

@@ -42,8 +42,18 @@ class Target:
 # ------------------------------------------------------------------ reading a report
 
 def total(result) -> float:
-    """Forward + backward seconds of one backend on one case."""
-    return result["forward"]["median"] + result["backward"]["median"]
+    """Forward + backward seconds of one backend on one case (all its passes)."""
+    return forward(result) + backward(result)
+
+
+def forward(result) -> float:
+    return result["forward"]["median"]
+
+
+def backward(result) -> float:
+    """Backward-data plus, for a convolution, backward-weights."""
+    return result["backward_data"]["median"] + \
+        result.get("backward_weights", {"median": 0.0})["median"]
 
 
 def _entry(report, section, name):
@@ -92,7 +102,7 @@ def backend_vs_best(backend, name):
 def conv_forward_share_of_gemm(name):
     def read(report):
         results = _results(report, name)
-        best, _ = _best(results or {}, lambda r: r["forward"]["median"])
+        best, _ = _best(results or {}, forward)
         if best is None:
             return None, "not measured"
         rate = results[best].get("forward_gflops")
@@ -106,11 +116,12 @@ def conv_forward_share_of_gemm(name):
 def backward_over_forward(name):
     def read(report):
         results = _results(report, name) or {}
-        forward, f_seconds = _best(results, lambda r: r["forward"]["median"])
-        backward, b_seconds = _best(results, lambda r: r["backward"]["median"])
-        if forward is None:
+        fastest_forward, f_seconds = _best(results, forward)
+        fastest_backward, b_seconds = _best(results, backward)
+        if fastest_forward is None:
             return None, "not measured"
-        return b_seconds / f_seconds, f"backward {backward} / forward {forward}"
+        return b_seconds / f_seconds, \
+            f"backward {fastest_backward} / forward {fastest_forward}"
     return read
 
 
@@ -118,11 +129,11 @@ def best_backward_over_reference(name):
     def read(report):
         reference = available(REFERENCE)[0]
         results = _results(report, name, reference)
-        best, seconds = _best(results or {}, lambda r: r["backward"]["median"])
+        best, seconds = _best(results or {}, backward)
         if best is None:
             return None, "not measured"
         slow = results[reference]
-        return slow["backward"]["median"] / seconds, slow.get("note") or f"best: {best}"
+        return backward(slow) / seconds, slow.get("note") or f"best: {best}"
     return read
 
 

@@ -88,14 +88,15 @@ def tiny_report(tmp_path_factory):
     """One report on the tiny CNN's layers and training step, three backends, no PyTorch."""
     directory = tmp_path_factory.mktemp("report")
     json_path, png_path = directory / "report.json", directory / "report.png"
+    csv_path = directory / "report.csv"
     argv = ["--cases", "tiny", "--backends", "im2col,numba,auto", "--repeats", "1",
             "--sections", "conv,pool,train", "--json", str(json_path), "--plot", str(png_path),
-            "--threads", "1", "--no-torch"]
+            "--csv", str(csv_path), "--threads", "1", "--no-torch"]
     code, stdout = run_report(argv)
     assert code == 0
     return types.SimpleNamespace(argv=argv, stdout=stdout, directory=directory,
                                  data=json.loads(json_path.read_text()), json=json_path,
-                                 png=png_path)
+                                 png=png_path, csv=csv_path)
 
 
 def _check_stats(stats, repeats=1):
@@ -104,7 +105,8 @@ def _check_stats(stats, repeats=1):
 
 
 def test_report_files(tiny_report):
-    assert sorted(os.listdir(tiny_report.directory)) == ["report.json", "report.png"]
+    assert sorted(os.listdir(tiny_report.directory)) == ["report.csv", "report.json",
+                                                         "report.png"]
     assert tiny_report.png.read_bytes()[:8] == PNG_SIGNATURE
     assert f"wrote {tiny_report.json}" in tiny_report.stdout
     assert f"wrote {tiny_report.png}" in tiny_report.stdout
@@ -127,11 +129,13 @@ def test_report_environment(tiny_report):
     assert all(b["num_threads"] == 1 for b in env["blas"])
 
 
-def test_report_gemm(tiny_report):
+def test_report_gemm_and_memory(tiny_report):
     gemm = tiny_report.data["gemm"]
     for dtype in ("float32", "float64"):
         assert gemm[dtype]["n"] > 0
         assert gemm[dtype]["best_gflops"] >= gemm[dtype]["gflops"] > 0
+    memory = tiny_report.data["memory"]
+    assert memory["triad_gbs"] > 0 and memory["copy_gbs"] > 0 and memory["megabytes"] >= 256
 
 
 def test_report_cases(tiny_report):
@@ -142,10 +146,14 @@ def test_report_cases(tiny_report):
     for name, case in cases.items():
         assert case["kind"] == all_cases()[name].kind
         assert list(case["results"]) == ["im2col", "numba", "auto"]
+        passes = ["forward", "backward_data"] + ["backward_weights"] * (case["kind"] == "conv")
+        assert (case["set"], case["batch"], case["source"]) == (
+            "mnist", 64, all_cases()[name].source)
         for backend, r in case["results"].items():
-            _check_stats(r["forward"])
-            _check_stats(r["backward"])
-            total = r["forward"]["median"] + r["backward"]["median"]
+            for p in passes:
+                _check_stats(r[p])
+            assert "backward_weights" in r or case["kind"] == "pool"
+            total = sum(r[p]["median"] for p in passes)
             assert r["total_seconds"] == pytest.approx(total, rel=1e-12)
             assert r["time_vs_torch"] is None and r["speedup_vs_naive"] is None
             assert isinstance(r["workspace_bytes"], int) and r["workspace_bytes"] >= 0
@@ -161,7 +169,34 @@ def test_report_cases(tiny_report):
         assert r["peak_fraction"] == pytest.approx(r["gflops"] / peak, rel=1e-12)
     assert conv["results"]["im2col"]["workspace_bytes"] > 0  # the columns, at least
     assert cases["tiny.pool"]["results"]["numba"]["gflops"] is None  # no FLOPs to count
-    assert "flops" not in cases["tiny.pool"]
+    assert "flops" not in cases["tiny.pool"] and "bytes" not in cases["tiny.pool"]
+    # x 64*1*28*28, w 8*1*3*3, y 64*8*26*26 float32, each read or written 3 times in all
+    assert conv["bytes"] == 4 * 3 * (64 * 28 * 28 + 72 + 64 * 8 * 26 * 26)
+    for backend, r in conv["results"].items():
+        assert r["flops_per_byte"] == pytest.approx(
+            3 * TINY_FLOPS / (conv["bytes"] + 2 * r["workspace_bytes"]), rel=1e-12)
+        # float32 direct sums of 9 products: within the rounding bound, well above zero
+        assert set(r["error"]) == {"y", "dx", "dw"}
+        assert all(0 < e <= 10 for e in r["error"].values()), (backend, r["error"])
+
+
+def test_report_csv(tiny_report):
+    import csv
+
+    rows = list(csv.DictReader(tiny_report.csv.open()))
+    cases = {c["name"]: c for c in tiny_report.data["cases"]}
+    case_rows = [r for r in rows if r["set"] != "models"]
+    assert [(r["case"], r["backend"]) for r in case_rows] == [
+        (c, b) for c in cases for b in cases[c]["results"]]
+    for row in case_rows:
+        result = cases[row["case"]]["results"][row["backend"]]
+        assert float(row["forward_ms"]) == pytest.approx(result["forward"]["median"] * 1e3)
+        assert float(row["total_ms"]) == pytest.approx(result["total_seconds"] * 1e3)
+        if row["kind"] == "conv":
+            assert float(row["error_dx"]) == pytest.approx(result["error"]["dx"])
+        else:
+            assert row["backward_weights_ms"] == "" and row["error_y"] == ""
+    assert [r["kind"] for r in rows if r["set"] == "models"] == ["step"] * 3
 
 
 def test_report_train_steps(tiny_report):
@@ -198,7 +233,9 @@ def test_report_with_torch(tmp_path):
     (case,) = data["cases"]
     assert list(case["results"]) == ["im2col", "torch"]
     ours, theirs = case["results"]["im2col"], case["results"]["torch"]
-    _check_stats(theirs["forward"])
+    for p in ("forward", "backward_data", "backward_weights"):
+        _check_stats(theirs[p])
+    assert set(theirs["error"]) == {"y", "dx", "dw"}
     assert theirs["time_vs_torch"] == 1.0
     assert ours["time_vs_torch"] == pytest.approx(ours["total_seconds"] / theirs["total_seconds"],
                                                   rel=1e-12)
