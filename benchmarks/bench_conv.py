@@ -1,4 +1,7 @@
-"""Convolution layers: forward, backward (data + weights), GF/s and workspace."""
+"""Convolution layers: forward, backward-data, backward-weights and the full backward,
+seconds per GFLOP and workspace."""
+
+import inspect
 
 import numpy as np
 
@@ -18,11 +21,23 @@ class _Conv:
         self.case = CONV_CASES[case]
         skip_unless_practical(self.case, backend)
         self.backend = kernels.get_backend(backend)
+        unsupported = getattr(self.backend, "unsupported", lambda geometry: None)
+        if unsupported(self.case.geometry()) is not None:
+            raise NotImplementedError(f"{backend} does not compute {case}")
         self.x, self.w, self.b, self.dy = self.case.arrays(np.float32)
         self.kwargs = self.case.params()
         # Warm-up: Numba compiles (or loads its cache) here, never inside a timing.
         self.y, self.cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
         self.backend.conv2d_backward(self.dy, self.cache)
+
+
+class _SplitBackward(_Conv):
+    """The passes apart: commits before the split backward have no flags; skipped there."""
+
+    def setup(self, backend, case):
+        super().setup(backend, case)
+        if "compute_dx" not in inspect.signature(self.backend.conv2d_backward).parameters:
+            raise NotImplementedError("no separate backward passes at this commit")
 
 
 class ConvForward(_Conv):
@@ -33,6 +48,16 @@ class ConvForward(_Conv):
 class ConvBackward(_Conv):
     def time_backward(self, backend, case):
         self.backend.conv2d_backward(self.dy, self.cache)
+
+
+class ConvBackwardData(_SplitBackward):
+    def time_backward_data(self, backend, case):
+        self.backend.conv2d_backward(self.dy, self.cache, compute_dw=False)
+
+
+class ConvBackwardWeights(_SplitBackward):
+    def time_backward_weights(self, backend, case):
+        self.backend.conv2d_backward(self.dy, self.cache, compute_dx=False)
 
 
 class ConvMetrics(_Conv):

@@ -18,11 +18,13 @@ import json
 import sys
 
 from .. import available
-from ..cases import ARCHITECTURES, QUICK_CASES, all_cases
+from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
 from ..support.files import atomic_write, writable_problem
 from ..support.runtime import usable_cores
-from . import compare, render
+from . import charts, compare, render
 from .report import SECTIONS, Plan, run
+
+DEFAULT_SETS = ("mnist", "std", "large")  # the others by name: --cases resnet50, ... or all
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,8 +36,9 @@ def build_parser():
     parser = _Parser(prog="python -m kernels bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends",
                         help=f"comma-separated (default: all of {','.join(available())})")
-    parser.add_argument("--cases", help="comma-separated names or prefixes, e.g. convnet,std.1x1 "
-                                        f"(default: all; --quick: {','.join(QUICK_CASES)})")
+    parser.add_argument("--cases", help="comma-separated sets (" + ", ".join([*sets(), "all"])
+                        + "), case names or prefixes, e.g. convnet,std.1x1 (default: "
+                        f"{','.join(DEFAULT_SETS)}; --quick: {','.join(QUICK_CASES)})")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
     parser.add_argument("--batch", type=int, help="every case at this batch size instead of "
@@ -53,6 +56,9 @@ def build_parser():
                              "(see kernels.support.runtime)")
     parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
     parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
+    parser.add_argument("--roofline", metavar="PNG",
+                        help="achieved GF/s against arithmetic intensity under the GEMM and "
+                             "memory roofs (needs matplotlib)")
     parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
     parser.add_argument("--csv", metavar="PATH", help="one row per case and backend")
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
@@ -76,13 +82,16 @@ def plan_from(args, parser, argv) -> Plan:
     if unknown := [b for b in backends if b not in available()]:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; "
                      f"available: {', '.join(available())}")
-    names = list(QUICK_CASES) if args.quick and not args.cases else list(all_cases())
-    if args.cases is not None:
-        wanted = _names(args.cases, "--cases", parser)
-        if unmatched := [w for w in wanted if not any(n.startswith(w) for n in all_cases())]:
-            parser.error(f"no case matches {', '.join(map(repr, unmatched))}; "
-                         f"cases: {', '.join(all_cases())}")
-        names = [n for n in all_cases() if any(n.startswith(w) for w in wanted)]
+    wanted = _names(args.cases, "--cases", parser) or \
+        (list(QUICK_CASES) if args.quick else list(DEFAULT_SETS))
+    names, groups = [], {**sets(), "all": list(all_cases())}
+    for token in wanted:
+        matched = groups.get(token) or [n for n in all_cases() if n.startswith(token)]
+        if not matched:
+            parser.error(f"no case matches {token!r}; sets: {', '.join(groups)}; or a case "
+                         "name or prefix, e.g. convnet.conv2, resnet50.res4")
+        names += matched
+    names = [n for n in all_cases() if n in set(names)]  # each once, in the usual order
     sections = _names(args.sections, "--sections", parser)
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
@@ -93,14 +102,15 @@ def plan_from(args, parser, argv) -> Plan:
         parser.error("--repeats must be >= 1")
     if args.batch is not None and args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
-    for path in (args.json, args.plot, args.markdown, args.csv):
+    for path in (args.json, args.plot, args.roofline, args.markdown, args.csv):
         if path and (problem := writable_problem(path)):
             parser.error(problem)  # now, not after minutes of measuring
-    if args.plot:
+    if args.plot or args.roofline:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            parser.error("--plot needs matplotlib: pip install 'convbench[bench]'")
+            parser.error("--plot and --roofline need matplotlib: "
+                         "pip install 'convbench[bench]'")
     archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
     return Plan(backends=backends, cases=names, sections=sections, archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
@@ -123,9 +133,10 @@ def main(argv=None):
     report = run(plan_from(args, parser, argv))
     if args.json:
         _write_text(args.json, json.dumps(report, indent=1) + "\n")
-    if args.plot:
-        render.plot(report, args.plot)
-        print(f"wrote {args.plot}")
+    for path, draw in ((args.plot, charts.plot), (args.roofline, charts.roofline)):
+        if path:
+            draw(report, path)
+            print(f"wrote {path}")
     if args.markdown:
         _write_text(args.markdown, render.markdown(report))
     if args.csv:

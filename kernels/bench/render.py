@@ -1,10 +1,10 @@
-"""A report, rendered: console tables while it runs, Markdown (`--markdown`, so the README's
-figures are pasted from a file the report wrote, not typed by hand) and a PNG chart (`--plot`).
-The per-case tables of both text forms come from `columns.table`."""
+"""A report, rendered as text: console tables while it runs, Markdown (`--markdown`, so the
+README's figures are pasted from a file the report wrote, not typed by hand) and CSV
+(`--csv`). The per-case tables of both tables come from `columns.table`; charts are in
+kernels.bench.charts."""
 
 from __future__ import annotations
 
-from .. import available
 from .columns import ms, ratio, table
 
 MODEL_SECTIONS = (  # report key, measured key, title
@@ -123,69 +123,6 @@ def markdown(report) -> str:
     if len(shown) < len(report.get("targets", [])):
         lines += ["", f"{len(report['targets']) - len(shown)} targets not measured in this run."]
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ PNG
-
-def backend_colour(name):
-    """A fixed colour per backend (its place in the registry; PyTorch black), so a backend
-    looks the same in every chart, whichever others are in it."""
-    import matplotlib.pyplot as plt
-
-    if name == "torch":
-        return "black"
-    names = available()
-    index = names.index(name) if name in names else len(names) + sum(map(ord, name))
-    return plt.cm.tab10(index % 10)
-
-
-def plot(report, path):
-    """Two panels: conv cases in GF/s against the GEMM limit, and every case's time relative
-    to PyTorch. One colour per backend in both, one legend."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..support.files import atomic_write
-
-    convs = [c for c in report["cases"] if c["kind"] == "conv"]
-    others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
-        report["evaluate"]
-    backends = list(dict.fromkeys(b for c in convs + others for b in c["results"]))
-    colors = {b: backend_colour(b) for b in backends}
-    bar = 0.8 / max(1, len(backends))
-    rows = max(len(convs), len(others), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, rows * (0.16 * len(backends) + 0.25) + 1.6))
-    panels = ((axes[0], convs, "gflops", "forward+backward GF/s (log scale)"),
-              (axes[1], others, "time_vs_torch",
-               "time relative to PyTorch (log scale; < 1 is faster)"))
-    for ax, cases, key, label in panels:
-        for i, case in enumerate(cases):
-            for j, backend in enumerate(backends):
-                value = case["results"].get(backend, {}).get(key)
-                if value:
-                    ax.barh(i + j * bar, value, bar, color=colors[backend])
-        ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(cases))], [c["name"] for c in cases])
-        ax.set_ylim(len(cases) - bar / 2, -bar)  # first case on top
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.grid(axis="x", which="major", alpha=0.3)
-    dtype = report["environment"]["dtype"]
-    limit = report["gemm"][dtype]["gflops"]
-    axes[0].axvline(limit, color="k", ls="--", lw=1)
-    axes[0].text(limit, 1.0, f"GEMM {limit:.0f} GF/s ", transform=axes[0].get_xaxis_transform(),
-                 ha="right", va="bottom", fontsize=8)
-    if report["environment"]["torch"]:
-        axes[1].axvline(1.0, color="k", ls="--", lw=1)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[b]) for b in backends]
-    fig.legend(handles, backends, loc="upper center", ncol=len(backends), frameon=False,
-               bbox_to_anchor=(0.5, 0.98))
-    env = report["environment"]
-    fig.suptitle(f"convbench {env['dtype']}, batch 64 - {env['cpu']}, {env['threads']} threads, "
-                 f"{env['date'][:10]}", fontsize=10, y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------ CSV

@@ -145,6 +145,11 @@ CONV_CASES = {c.name: c for c in [
     ConvCase("std.3x3x64", C=64, F=64, H=28, k=3, padding=1, naive_ok=False, source=STD_SOURCE),
 ]}
 
+# The layers of real networks and benchmark suites, with their sources (see networks.py).
+from .networks import NETWORK_CASES  # noqa: E402  (needs ConvCase, defined above)
+
+CONV_CASES.update((c.name, c) for c in NETWORK_CASES)
+
 POOL_CASES = {c.name: c for c in [
     PoolCase("convnet.pool1", "max", C=32, H=28, source=MNIST_SOURCE),
     PoolCase("convnet.pool2", "max", C=64, H=14, source=MNIST_SOURCE),

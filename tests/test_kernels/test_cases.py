@@ -10,7 +10,7 @@ import pytest
 
 import kernels
 from kernels.cases import (ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, all_cases,
-                           practical)
+                           practical, sets)
 
 # name: (N, C, F, kh*kw, groups, Ho = Wo worked out by hand from H, k, stride, padding)
 #   Ho = (H + 2*padding - k) // stride + 1
@@ -44,7 +44,7 @@ NAIVE_TOO_SLOW = {"std.1x1", "std.strided", "std.grouped", "std.depthwise", "std
 
 
 def test_every_case_has_an_expected_row():
-    assert set(CONV_CASES) == set(CONV_EXPECTED)
+    assert {n for n, c in CONV_CASES.items() if c.set in ("mnist", "std")} == set(CONV_EXPECTED)
     assert set(POOL_CASES) == set(POOL_EXPECTED)
     assert all_cases() == {**CONV_CASES, **POOL_CASES}
 
@@ -95,10 +95,11 @@ def test_pool_case_arrays(name):
 
 def test_practical_excludes_naive_only_where_naive_is_too_slow():
     slow = {name for name, case in all_cases().items() if not case.naive_ok}
-    assert slow == NAIVE_TOO_SLOW
+    assert slow == NAIVE_TOO_SLOW | {n for n, c in CONV_CASES.items()
+                                     if c.set not in ("mnist", "std")}
     for name, case in all_cases().items():
         for backend in kernels.available():
-            expected = backend != "naive" or name not in NAIVE_TOO_SLOW
+            expected = backend != "naive" or name not in slow
             assert practical(case, backend) is expected, (name, backend)
 
 
@@ -137,3 +138,58 @@ def test_mnist_cases_are_the_layers_of_the_architecture(arch):
     assert named == traced
     assert all(c.N == 64 for n, c in {**CONV_CASES, **POOL_CASES}.items()
                if n.startswith(arch + "."))
+
+
+# ------------------------------------------------------------------ sets of real networks
+
+NETWORK_SETS = ("resnet50", "vgg16", "mobilenet", "deepbench", "large")
+# name: (N, x shape, w shape, y shape) worked out by hand from the source's numbers
+NETWORK_EXPECTED = {
+    # ResNet's stem: (224 + 2*3 - 7) // 2 + 1 = 112
+    "resnet50.conv1": (4, (4, 3, 224, 224), (64, 3, 7, 7), (4, 64, 112, 112)),
+    # Caffe's strided 1x1: (56 - 1) // 2 + 1 = 28
+    "resnet50.res3a_branch2a": (4, (4, 256, 56, 56), (128, 256, 1, 1), (4, 128, 28, 28)),
+    # depthwise: one input channel per filter
+    "mobilenet.dw13": (8, (8, 1024, 7, 7), (1024, 1, 3, 3), (8, 1024, 7, 7)),
+    # DeepBench (700, 161, 1, 4, 32, 20, 5, 0, 0, 2, 2): H 161, W 700, kernel 5x20, stride 2
+    "deepbench.speech_conv1": (1, (1, 1, 161, 700), (32, 1, 5, 20), (1, 32, 79, 341)),
+    # stride (2, 8), padding 8: ((40+16-5)//2+1, (151+16-20)//8+1) = (26, 19)
+    "deepbench.device_speech": (1, (1, 1, 40, 151), (32, 1, 5, 20), (1, 32, 26, 19)),
+    # VGG conv1_2 at half resolution (112 instead of 224), 'same' 3x3
+    "vgg16.conv1_2": (1, (1, 64, 112, 112), (64, 64, 3, 3), (1, 64, 112, 112)),
+    # AlexNet conv1: (227 - 11) // 4 + 1 = 55
+    "large.alexnet_conv1": (1, (1, 3, 227, 227), (96, 3, 11, 11), (1, 96, 55, 55)),
+}
+
+
+def test_the_network_sets_exist():
+    groups = sets()
+    assert list(groups)[:2] == ["mnist", "std"]
+    for name in NETWORK_SETS:
+        assert len(groups[name]) >= 8, name
+
+
+@pytest.mark.parametrize("name", list(NETWORK_EXPECTED))
+def test_network_case_geometry_by_hand(name):
+    N, x_shape, w_shape, y_shape = NETWORK_EXPECTED[name]
+    case = CONV_CASES[name]
+    x, w, b, dy = case.arrays()
+    assert (case.N, x.shape, w.shape, dy.shape) == (N, x_shape, w_shape, y_shape)
+
+
+@pytest.mark.parametrize("name", [n for s in NETWORK_SETS for n in sets()[s]])
+def test_every_network_case_has_a_source_and_fits_the_budget(name):
+    """Each layer names where it comes from, belongs to the set its name says, and one
+    forward + backward costs at most ~3 GFLOP (minutes per set on 2 cores)."""
+    case = CONV_CASES[name]
+    assert case.set == name.split(".")[0] and len(case.source) > 20
+    assert any(word in case.source for word in ("oneDNN", "DeepBench", "XNNPACK", "convnet-",
+                                                "fbcunn", "et al."))
+    assert 3 * case.flops_forward <= 3.2e9, 3 * case.flops_forward / 1e9
+    assert not case.naive_ok and case.geometry().y_shape[0] == case.N
+
+
+def test_with_batch_scales_the_work():
+    case = CONV_CASES["resnet50.res4a_branch2b"]
+    assert case.with_batch(8).flops_forward == 2 * case.flops_forward
+    assert case.with_batch(8).arrays()[0].shape[0] == 8 and case.N == 4

@@ -1,0 +1,181 @@
+"""`python -m kernels map`: which algorithm wins where, over kernel size, channels and image
+size, and by how much over the runner-up and over PyTorch.
+
+Two sweeps at a fixed batch, stride 1 and 'same' padding (the output is the input's size):
+kernel size x channels (C = F) at one image size, and kernel size x image size at one
+channel count. At each point every registered algorithm that supports the layer, and
+PyTorch when installed, is timed on forward + backward-data + backward-weights (warmed up,
+median of the samples); the point records every time, the winner, the runner-up's time
+over the winner's ("margin") and the winner's time over PyTorch's. The heatmap colours each
+cell by its winner and prints the two ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+
+import numpy as np
+
+from .. import ALGORITHM, available, get_backend
+from ..shapes import conv2d_geometry
+from ..support import runtime
+from ..support.files import atomic_write, writable_problem
+from .instruments import measure
+
+KERNELS = (1, 3, 5, 7, 9, 11)
+CHANNELS = (1, 4, 16, 64, 256)
+SIZES = (8, 16, 32, 64, 128)
+BATCH, SIZE_FOR_CHANNELS, CHANNELS_FOR_SIZES = 4, 16, 16
+
+
+def _arrays(N, C, H, k, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, H, H)).astype(dtype)
+    w = rng.standard_normal((C, C, k, k)).astype(dtype)
+    b = rng.standard_normal(C).astype(dtype)
+    return x, w, b, rng.standard_normal((N, C, H, H)).astype(dtype)
+
+
+def _ours(backend, x, w, b, dy):
+    def step():
+        y, cache = backend.conv2d_forward(x, w, b, padding="same")
+        backend.conv2d_backward(dy, cache)
+    return step
+
+
+def _torch(x, w, b, dy):
+    import torch
+    import torch.nn.functional as F
+
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    tdy = torch.from_numpy(dy)
+
+    def step():
+        torch.autograd.grad(F.conv2d(tx, tw, tb, padding="same"), [tx, tw, tb], tdy)
+    return step
+
+
+def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32):
+    """Seconds of forward + both backward passes per contender at one point of the map."""
+    x, w, b, dy = _arrays(N, C, H, k, dtype)
+    geo = conv2d_geometry(x, w, b, padding="same")
+    seconds = {}
+    for name in backends:
+        backend = get_backend(name)
+        unsupported = getattr(backend, "unsupported", lambda geometry: None)
+        if unsupported(geo) is None:
+            seconds[name] = measure(_ours(backend, x, w, b, dy), repeats)["median"]
+    if with_torch:
+        seconds["torch"] = measure(_torch(x, w, b, dy), repeats)["median"]
+    ours = sorted((s, n) for n, s in seconds.items() if n != "torch")
+    winner = ours[0][1] if ours else None
+    return dict(N=N, C=C, H=H, k=k, flops=3 * geo.flops, seconds=seconds, winner=winner,
+                margin=ours[1][0] / ours[0][0] if len(ours) > 1 else None,
+                vs_torch=ours[0][0] / seconds["torch"] if ours and "torch" in seconds
+                else None)
+
+
+def sweep(backends, with_torch, repeats, kernels=KERNELS, channels=CHANNELS, sizes=SIZES,
+          batch=BATCH, progress=print):
+    panels = {"channels": [], "size": []}
+    for k in kernels:
+        for C in channels:
+            panels["channels"].append(point(batch, C, SIZE_FOR_CHANNELS, k, backends,
+                                            with_torch, repeats))
+            progress(_line(panels["channels"][-1]))
+        for H in sizes:
+            panels["size"].append(point(batch, CHANNELS_FOR_SIZES, H, k, backends, with_torch,
+                                        repeats))
+            progress(_line(panels["size"][-1]))
+    return panels
+
+
+def _line(p):
+    times = "  ".join(f"{n} {s * 1e3:.2f}" for n, s in sorted(p["seconds"].items(),
+                                                               key=lambda i: i[1]))
+    return f"k={p['k']:2} C={p['C']:3} H={p['H']:3}: {p['winner']}  ({times} ms)"
+
+
+def heatmap(result, path):
+    """One panel per sweep: cells coloured by the winner, labelled with its margin over the
+    runner-up and its time relative to PyTorch."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from .charts import backend_colour
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    for ax, (axis, values, label) in zip(axes, (
+            ("channels", result["channels_axis"], f"channels C = F (image {SIZE_FOR_CHANNELS}x"
+                                                  f"{SIZE_FOR_CHANNELS})"),
+            ("size", result["sizes_axis"], f"image size H = W ({CHANNELS_FOR_SIZES} channels)"))):
+        key = "C" if axis == "channels" else "H"
+        kernels = result["kernels_axis"]
+        image = np.ones((len(values), len(kernels), 3))
+        for p in result["panels"][axis]:
+            row, col = values.index(p[key]), kernels.index(p["k"])
+            if p["winner"]:
+                image[row, col] = to_rgb(backend_colour(p["winner"]))
+                text = p["winner"] + (f"\n{p['margin']:.2f}x 2nd" if p["margin"] else "")
+                text += f"\n{p['vs_torch']:.2f}x torch" if p["vs_torch"] else ""
+                ax.text(col, row, text, ha="center", va="center", fontsize=6.5)
+        ax.imshow(image, aspect="auto", alpha=0.55, origin="lower")
+        ax.set_xticks(range(len(kernels)), [f"{k}x{k}" for k in kernels])
+        ax.set_yticks(range(len(values)), values)
+        ax.set_xlabel("kernel size")
+        ax.set_ylabel(label)
+    env = result["environment"]
+    fig.suptitle(f"fastest algorithm, forward + backward, batch {result['batch']} - "
+                 f"{env['cpu']}, {env['threads']} threads, {env['date'][:10]}", fontsize=10)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[2:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m kernels map",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", metavar="PATH", help="every time at every point")
+    parser.add_argument("--plot", metavar="PNG", help="the heatmap (needs matplotlib)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=runtime.usable_cores())
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="kernels 1, 3, 7; channels 4, 64; sizes 8, 32 (a smoke test)")
+    args = parser.parse_args(argv)
+    for path in (args.json, args.plot):
+        if path and (problem := writable_problem(path)):
+            parser.exit(2, f"python -m kernels map: error: {problem}\n")
+    if not 1 <= args.threads <= runtime.usable_cores() or args.repeats < 1:
+        parser.exit(2, "python -m kernels map: error: --threads must be from 1 to "
+                       f"{runtime.usable_cores()} and --repeats >= 1\n")
+    with_torch = not args.no_torch
+    if with_torch:
+        try:
+            import torch  # noqa: F401  (before pinning, so its threads are pinned too)
+        except ImportError:
+            with_torch = False
+    info = runtime.pin_threads(args.threads)
+    axes = dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)) if args.quick else \
+        dict(kernels=KERNELS, channels=CHANNELS, sizes=SIZES)
+    panels = sweep(available(ALGORITHM), with_torch, args.repeats, **axes)
+    result = dict(environment=dict(date=datetime.datetime.now(datetime.timezone.utc)
+                                   .isoformat(timespec="seconds"), cpu=runtime.cpu_model(),
+                                   command="python -m kernels map " + " ".join(argv), **info),
+                  batch=BATCH, kernels_axis=list(axes["kernels"]),
+                  channels_axis=list(axes["channels"]), sizes_axis=list(axes["sizes"]),
+                  panels=panels)
+    if args.json:
+        text = json.dumps(result, indent=1) + "\n"
+        atomic_write(args.json, lambda f: f.write(text.encode()))
+        print(f"wrote {args.json}")
+    if args.plot:
+        heatmap(result, args.plot)
+        print(f"wrote {args.plot}")
+    return 0

@@ -1,0 +1,111 @@
+"""A report as pictures: the per-case chart (`--plot`) and the roofline (`--roofline`), with
+one fixed colour per backend in every chart."""
+
+from __future__ import annotations
+
+from .. import available
+from ..support.files import atomic_write
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def backend_colour(name):
+    """A fixed colour per backend (its place in the registry; PyTorch black), so a backend
+    looks the same in every chart, whichever others are in it."""
+    import matplotlib.pyplot as plt
+
+    if name == "torch":
+        return "black"
+    names = available()
+    index = names.index(name) if name in names else len(names) + sum(map(ord, name))
+    return plt.cm.tab10(index % 10)
+
+
+def plot(report, path):
+    """Two panels: conv cases in GF/s against the GEMM limit, and every case's time relative
+    to PyTorch. One colour per backend in both, one legend."""
+    plt = _pyplot()
+    convs = [c for c in report["cases"] if c["kind"] == "conv"]
+    others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
+        report["evaluate"]
+    backends = list(dict.fromkeys(b for c in convs + others for b in c["results"]))
+    colors = {b: backend_colour(b) for b in backends}
+    bar = 0.8 / max(1, len(backends))
+    rows = max(len(convs), len(others), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, rows * (0.16 * len(backends) + 0.25) + 1.6))
+    panels = ((axes[0], convs, "gflops", "forward+backward GF/s (log scale)"),
+              (axes[1], others, "time_vs_torch",
+               "time relative to PyTorch (log scale; < 1 is faster)"))
+    for ax, cases, key, label in panels:
+        for i, case in enumerate(cases):
+            for j, backend in enumerate(backends):
+                value = case["results"].get(backend, {}).get(key)
+                if value:
+                    ax.barh(i + j * bar, value, bar, color=colors[backend])
+        ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(cases))], [c["name"] for c in cases])
+        ax.set_ylim(len(cases) - bar / 2, -bar)  # first case on top
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", which="major", alpha=0.3)
+    dtype = report["environment"]["dtype"]
+    limit = report["gemm"][dtype]["gflops"]
+    axes[0].axvline(limit, color="k", ls="--", lw=1)
+    axes[0].text(limit, 1.0, f"GEMM {limit:.0f} GF/s ", transform=axes[0].get_xaxis_transform(),
+                 ha="right", va="bottom", fontsize=8)
+    if report["environment"]["torch"]:
+        axes[1].axvline(1.0, color="k", ls="--", lw=1)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[b]) for b in backends]
+    fig.legend(handles, backends, loc="upper center", ncol=len(backends), frameon=False,
+               bbox_to_anchor=(0.5, 0.98))
+    env = report["environment"]
+    fig.suptitle(f"convbench {env['dtype']}, batch 64 - {env['cpu']}, {env['threads']} threads, "
+                 f"{env['date'][:10]}", fontsize=10, y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def roofline(report, path):
+    """Achieved GF/s of every backend on every conv case against its arithmetic intensity
+    (FLOPs per byte moved, kernels.bench.columns), under the two roofs measured in the same
+    run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
+    slanted roof is limited by memory traffic; under the flat one, by arithmetic."""
+    import numpy as np
+
+    plt = _pyplot()
+    peak = report["gemm"][report["environment"]["dtype"]]["gflops"]
+    bandwidth = report["memory"]["triad_gbs"]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    points = [(c["name"], b, r["flops_per_byte"], r["gflops"])
+              for c in report["cases"] if c["kind"] == "conv"
+              for b, r in c["results"].items()
+              if r.get("flops_per_byte") and r.get("gflops")]
+    intensities = [p[2] for p in points] or [1.0]
+    x = np.geomspace(min(intensities) / 2, max(intensities) * 2, 200)
+    ax.plot(x, np.minimum(peak, bandwidth * x), "k-", lw=1.5)
+    ax.text(x[-1], peak, f"GEMM {peak:.0f} GF/s ", ha="right", va="bottom", fontsize=8)
+    ridge = peak / bandwidth
+    ax.text(x[0], bandwidth * x[0] * 1.15, f" {bandwidth:.0f} GB/s (triad)", fontsize=8,
+            rotation=np.degrees(np.arctan(1.0)) * 0.6, va="bottom")
+    ax.axvline(ridge, color="k", ls=":", lw=0.8)
+    for backend in dict.fromkeys(p[1] for p in points):
+        mine = [p for p in points if p[1] == backend]
+        ax.scatter([p[2] for p in mine], [p[3] for p in mine], s=22, label=backend,
+                   color=backend_colour(backend), alpha=0.85, edgecolors="none")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOPs per byte: least traffic + 2 x workspace)")
+    ax.set_ylabel("achieved GF/s (forward + backward, direct-convolution FLOPs)")
+    ax.grid(which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    env = report["environment"]
+    ax.set_title(f"roofline - {env['cpu']}, {env['threads']} threads, {env['dtype']}, "
+                 f"{env['date'][:10]}", fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
