@@ -10,6 +10,8 @@ if hasattr(signal, "SIGPIPE"):  # `... | head` ends the output quietly, as other
 COMMANDS = {  # name -> (module with main(argv), what it does)
     "bench": ("kernels.bench.cli", "every backend side by side, against PyTorch and the "
                                    "GEMM rate"),
+    "map": ("kernels.bench.algorithm_map", "which algorithm wins where: kernel size x "
+                                           "channels x image size"),
     "asv-offline": ("kernels.bench.asv_site", "make `asv publish`'s site viewable without "
                                               "internet access"),
 }
