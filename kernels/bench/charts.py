@@ -109,3 +109,30 @@ def roofline(report, path):
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
+
+
+def breakdown(report, path):
+    """One stacked bar per contender and architecture: the training step's milliseconds by
+    component, so the gap to PyTorch shows where it is."""
+    from .breakdown import COMPONENTS
+
+    plt = _pyplot()
+    entries = report["breakdown"]
+    fig, axes = plt.subplots(1, max(1, len(entries)), figsize=(5 * max(1, len(entries)), 5),
+                             squeeze=False)
+    colours = plt.cm.tab20.colors
+    for ax, entry in zip(axes[0], entries):
+        contenders = list(entry["results"])
+        bottom = [0.0] * len(contenders)
+        for i, component in enumerate(COMPONENTS):
+            heights = [entry["results"][c][component] * 1e3 for c in contenders]
+            ax.bar(contenders, heights, bottom=bottom, color=colours[i % 20], label=component)
+            bottom = [b + h for b, h in zip(bottom, heights)]
+        ax.set_title(f"{entry['arch']} training step, batch 64", fontsize=9)
+        ax.set_ylabel("ms")
+        ax.tick_params(axis="x", rotation=30)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)

@@ -56,6 +56,8 @@ def build_parser():
                              "(see kernels.support.runtime)")
     parser.add_argument("--json", metavar="PATH", help="write every number and the environment")
     parser.add_argument("--plot", metavar="PNG", help="chart of the results (needs matplotlib)")
+    parser.add_argument("--breakdown", metavar="PNG",
+                        help="stacked bars: where a training step's time goes, per component")
     parser.add_argument("--roofline", metavar="PNG",
                         help="achieved GF/s against arithmetic intensity under the GEMM and "
                              "memory roofs (needs matplotlib)")
@@ -102,14 +104,14 @@ def plan_from(args, parser, argv) -> Plan:
         parser.error("--repeats must be >= 1")
     if args.batch is not None and args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
-    for path in (args.json, args.plot, args.roofline, args.markdown, args.csv):
+    for path in (args.json, args.plot, args.roofline, args.breakdown, args.markdown, args.csv):
         if path and (problem := writable_problem(path)):
             parser.error(problem)  # now, not after minutes of measuring
-    if args.plot or args.roofline:
+    if args.plot or args.roofline or args.breakdown:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            parser.error("--plot and --roofline need matplotlib: "
+            parser.error("--plot, --roofline and --breakdown need matplotlib: "
                          "pip install 'convbench[bench]'")
     archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
     return Plan(backends=backends, cases=names, sections=sections, archs=archs,
@@ -133,7 +135,8 @@ def main(argv=None):
     report = run(plan_from(args, parser, argv))
     if args.json:
         _write_text(args.json, json.dumps(report, indent=1) + "\n")
-    for path, draw in ((args.plot, charts.plot), (args.roofline, charts.roofline)):
+    for path, draw in ((args.plot, charts.plot), (args.roofline, charts.roofline),
+                       (args.breakdown, charts.breakdown)):
         if path:
             draw(report, path)
             print(f"wrote {path}")

@@ -5,7 +5,7 @@ kernels.bench.charts."""
 
 from __future__ import annotations
 
-from .columns import ms, ratio, table
+from .columns import ms, ratio, size, table
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -65,6 +65,33 @@ def print_model(entry, section):
     print(_aligned(["backend", "ms", "x PyTorch"], rows) + "\n", flush=True)
 
 
+def breakdown_rows(entry):
+    """Milliseconds per component of a training step, one column per contender."""
+    from .breakdown import COMPONENTS
+
+    backends = list(entry["results"])
+    rows = [[c] + [f"{entry['results'][b][c] * 1e3:.2f}" for b in backends]
+            for c in (*COMPONENTS, "total")]
+    return ["component"] + backends, rows
+
+
+def print_breakdown(entry):
+    print(f"{entry['arch']} training step, where the time goes (ms, median of 20 steps)")
+    print(_aligned(*breakdown_rows(entry)) + "\n", flush=True)
+
+
+def memory_rows(entry):
+    torch = entry["results"].get("torch")
+    return ["backend", "peak RSS", "x PyTorch"], [
+        [b, size(v), ratio(v / torch if torch else None)] for b, v in entry["results"].items()]
+
+
+def print_memory(entry):
+    print(f"{entry['arch']}: peak resident memory of 20 training steps, each in a fresh "
+          "process")
+    print(_aligned(*memory_rows(entry)) + "\n", flush=True)
+
+
 def print_targets(rows):
     shown = [r for r in rows if r["met"] is not None]
     print("targets (ratios measured in this run)")
@@ -113,6 +140,14 @@ def markdown(report) -> str:
                 f"({ratio(e['results'][b]['time_vs_torch'])})" if b in e["results"] else "-"
                 for b in backends] for e in entries]
             lines += [""] + _markdown_table([f"{title}, ms"] + backends, model_rows)
+
+    for entry in report.get("breakdown", []):
+        headers, rows = breakdown_rows(entry)
+        lines += ["", f"{entry['arch']} training step, where the time goes (ms)", ""]
+        lines += _markdown_table(headers, rows)
+    if report.get("peak_memory"):
+        lines += ["", "Peak resident memory of 20 convnet training steps, fresh process each",
+                  ""] + _markdown_table(*memory_rows(report["peak_memory"]))
 
     shown = [t for t in report.get("targets", []) if t["met"] is not None]
     if shown:

@@ -14,9 +14,9 @@ import numpy as np
 from .. import REFERENCE, get_backend, role
 from ..cases import all_cases, practical
 from ..support import runtime
-from . import columns, instruments, layers, models, render, targets
+from . import breakdown, columns, instruments, layers, models, render, targets
 
-SECTIONS = ("conv", "pool", "train", "eval")
+SECTIONS = ("conv", "pool", "train", "eval", "breakdown", "memory")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def run(plan: Plan) -> dict:
                   gemm={d: instruments.gemm_peak(np.dtype(d).type, plan.repeats)
                         for d in ("float32", "float64")},
                   memory=instruments.memory_bandwidth(plan.repeats),
-                  cases=[], workspace_cap=[], train_steps=[], evaluate=[])
+                  cases=[], workspace_cap=[], train_steps=[], evaluate=[], breakdown=[],
+                  peak_memory=None)
     render.print_header(report)
 
     for name in plan.cases:
@@ -111,6 +112,24 @@ def run(plan: Plan) -> dict:
             _time_vs_torch(entry, key)
             report[report_key].append(entry)
             render.print_model(entry, report_key)
+
+    if "breakdown" in plan.sections:
+        for arch in plan.archs:
+            entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
+                                             for b in model_backends})
+            if torch_version:
+                entry["results"]["torch"] = breakdown.torch_twin(arch)
+            report["breakdown"].append(entry)
+            render.print_breakdown(entry)
+    if "memory" in plan.sections and "convnet" in plan.archs:
+        # One training run per contender, each in a fresh interpreter, on the default CNN.
+        entry = dict(arch="convnet", results={b: breakdown.peak_memory("convnet", b,
+                                                                       plan.threads)
+                                              for b in model_backends})
+        if torch_version:
+            entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch", plan.threads)
+        report["peak_memory"] = entry
+        render.print_memory(entry)
 
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else

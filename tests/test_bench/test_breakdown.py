@@ -1,0 +1,41 @@
+"""kernels.bench.breakdown: a training step split into components that add up to the step,
+for our CNN and PyTorch's twin, and peak memory measured in a fresh process."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernels.bench import breakdown
+
+
+def _check(parts):
+    assert set(parts) == {*breakdown.COMPONENTS, "total"}
+    assert all(parts[c] >= 0 for c in breakdown.COMPONENTS if c != "other")
+    # 'other' is what no timer covered: the components add up to the step (medians are
+    # taken per component, so only approximately), and it is a small part of it.
+    assert sum(parts[c] for c in breakdown.COMPONENTS) == pytest.approx(parts["total"],
+                                                                       rel=0.5)
+    for layer in ("conv", "pool", "dense"):
+        assert parts[f"{layer} forward"] > 0 and parts[f"{layer} backward"] > 0
+
+
+@pytest.mark.parametrize("arch", ["tiny", "lenet5"])
+def test_our_step_by_component(arch):
+    parts = breakdown.ours(arch, "im2col", steps=3, batch=8)
+    _check(parts)
+    assert parts["data"] > 0 and parts["update"] > 0 and parts["loss"] > 0
+
+
+def test_pytorch_twin_by_component():
+    pytest.importorskip("torch")
+    _check(breakdown.torch_twin("tiny", steps=3, batch=8))
+
+
+def test_peak_memory_is_measured_in_a_fresh_process():
+    """The probe's number is its own: a parent holding 800 MB does not raise it (Linux's
+    ru_maxrss would)."""
+    import numpy as np
+
+    ballast = np.ones(10**8)  # noqa: F841  (800 MB in this process)
+    peak = breakdown.peak_memory("tiny", "im2col", threads=1, steps=2)
+    assert 20 * 2**20 < peak < 700 * 2**20
