@@ -103,6 +103,7 @@ def cmd_train(args):
         runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
     state = _train_state(args, config, explicit)
+    _check_backend(state.model)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type
     train = (prepare_images(data.train_images[:args.limit_train], dtype),
@@ -180,6 +181,14 @@ def _require_matplotlib():
         raise UsageError("--plot needs matplotlib: pip install 'convbench[plot]'") from None
 
 
+def _check_backend(model):
+    """Refuse, before any data is read, a backend that cannot compute a layer of the model."""
+    reason = model.unsupported()
+    if reason is not None:
+        raise UsageError(f"backend {model.layers[0].backend.name} cannot run {model.arch}: "
+                         f"{reason}")
+
+
 def _load_model(path, backend_name):
     params, _, meta = load_checkpoint(path)
     if meta.get("arch") not in ARCHITECTURES:
@@ -190,6 +199,7 @@ def _load_model(path, backend_name):
     except TypeError as e:
         raise CheckpointError(f"checkpoint {path}: {e}") from None
     load_into(model, params, path)
+    _check_backend(model)
     return model
 
 

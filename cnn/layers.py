@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels.shapes import conv2d_geometry
+
 
 def _he_normal(rng, shape, fan_in, gain, dtype):
     """Kaiming/He init: std = sqrt(gain / fan_in); gain 2 keeps ReLU activations' variance
@@ -49,6 +51,12 @@ class Conv2D(Layer):
         y, self.cache = self.backend.conv2d_forward(
             x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
         return y
+
+    def unsupported(self, input_shape):
+        """Why the backend cannot compute this layer on inputs of that shape, or None."""
+        x = np.empty(input_shape, dtype=self.params["w"].dtype)
+        return self.backend.unsupported(conv2d_geometry(
+            x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding))
 
     def backward(self, dy, input_grad=True):
         dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(

@@ -31,6 +31,17 @@ class Sequential:
             dlogits = layer.backward(dlogits)
         return self.layers[0].backward(dlogits, input_grad=input_grad)
 
+    def unsupported(self, input_shape=(1, 1, 28, 28)) -> str | None:
+        """The first layer the backend does not compute, named, with the backend's reason;
+        None when it computes them all. Shapes are traced with one image of zeros."""
+        x = np.zeros(input_shape, dtype=self.dtype)
+        for i, layer in enumerate(self.layers):
+            reason = layer.unsupported(x.shape) if hasattr(layer, "unsupported") else None
+            if reason is not None:
+                return f"layer {i}, {layer!r}: {reason}"
+            x = layer.forward(x)
+        return None
+
     def loss_and_grads(self, x, labels):
         """Forward and backward on one batch; returns (loss, logits) and fills every grads."""
         logits = self.forward(x)

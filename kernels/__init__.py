@@ -11,7 +11,8 @@ The package is layered, bottom to top, and nothing imports upwards:
     kernels.support   process settings (threads, malloc) and atomic output files
     kernels.shapes    the geometry and argument validation every backend shares
     kernels           this registry and the `Backend` contract
-    kernels.backends  one algorithm per module (naive, strided, im2col, numba) and `auto`
+    kernels.backends  one algorithm per module or package (naive, strided, im2col, numba,
+                      winograd, fft) and `auto`
     cnn               the CNN built on the contract (a separate package)
     kernels.bench     measurement: `python -m kernels bench`, the only part that runs whole CNNs
 
@@ -33,11 +34,15 @@ ALGORITHM = "algorithm"    # a convolution algorithm: the rungs of the ladder
 DISPATCHER = "dispatcher"  # computes nothing itself: hands each layer to an algorithm
 
 # Ladder order: each rung is a different algorithm, not a tuning of the previous one.
+# "module:attribute" names a backend object inside a module (one algorithm, two tile sizes).
 _REGISTRY = {
     "naive": ("kernels.backends.naive", REFERENCE),
     "strided": ("kernels.backends.strided", ALGORITHM),
     "im2col": ("kernels.backends.im2col", ALGORITHM),
     "numba": ("kernels.backends.numba", ALGORITHM),
+    "winograd2x2": ("kernels.backends.winograd:winograd2x2", ALGORITHM),
+    "winograd4x4": ("kernels.backends.winograd:winograd4x4", ALGORITHM),
+    "fft": ("kernels.backends.fft", ALGORITHM),
     "auto": ("kernels.backends.auto", DISPATCHER),
 }
 
@@ -57,11 +62,22 @@ class Backend(Protocol):
     Forward returns (y, cache); backward takes the upstream gradient and that cache. The
     cache may refer to x and w instead of copying them: do not modify them in between.
 
+    Not every algorithm computes every configuration: `unsupported(geometry)` says why not
+    (None: it does), and a forward pass outside them is a ValueError with that reason.
+
     Capabilities only some backends have are optional attributes, looked up with getattr:
-    `decisions()`, `adopt(choices)` and `winner(cache)` on a dispatcher (see auto).
+    `decisions()`, `adopt(choices)` and `winner(cache)` on a dispatcher (see auto);
+    `MAX_WORKSPACE_BYTES` and `chunk_count(geometry, itemsize)` where the batch is chunked
+    under a workspace cap; `POOLING_FROM`, the backend whose pooling one that only convolves
+    uses; `NONFINITE_SPREADS` where a NaN or inf reaches more outputs than the definition's
+    (transform algorithms mix values).
     """
 
     name: str
+
+    def unsupported(self, geometry) -> str | None:
+        """None when this backend computes the conv geometry (kernels.shapes.ConvGeometry),
+        else a short reason."""
 
     def conv2d_forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
                        stride=1, padding=0, dilation=1, groups=1) -> tuple[np.ndarray, Any]:
@@ -105,7 +121,9 @@ def role(name: str) -> str:
 
 def get_backend(name: str) -> Backend:
     """The backend called `name`; an unknown name is a ValueError listing the known ones."""
-    return importlib.import_module(_REGISTRY[_known(name)][0])
+    module, _, attribute = _REGISTRY[_known(name)][0].partition(":")
+    found = importlib.import_module(module)
+    return getattr(found, attribute) if attribute else found
 
 
 def _known(name) -> str:

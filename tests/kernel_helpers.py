@@ -33,6 +33,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import kernels
+from kernels.shapes import conv2d_geometry
 
 NAIVE = kernels.get_backend("naive")
 DTYPES = (np.float32, np.float64)
@@ -136,30 +137,104 @@ def conv_reduction_lengths(x, w, b, y_shape, groups=1) -> dict[str, int]:
             "dw": N * Ho * Wo, "db": N * Ho * Wo}
 
 
+def computed_by(backend, cache):
+    """The algorithm that computed a forward pass: a dispatcher's choice, else the backend."""
+    winner = getattr(backend, "winner", None)
+    return kernels.get_backend(winner(cache)) if winner else backend
+
+
+def error_model(algorithm) -> str:
+    """Which analysis bounds an algorithm's error: 'direct' (a plain sum of products, the
+    bound above), 'winograd' (componentwise, from the transform matrices:
+    winograd_bounds.py) or 'fft' (normwise per plane: fft_bounds.py)."""
+    if algorithm.name.startswith("winograd"):
+        return "winograd"
+    return "fft" if algorithm.name == "fft" else "direct"
+
+
+def assert_conv_close(algorithm, got, ref, x, w, b, dy, params, what=""):
+    """got = (y, dx, dw, db) of `algorithm` against ref = dict(values=(y, dx, dw, db),
+    scales=(...)), a float64 reference of direct sums with the sum|terms| of each element,
+    each within the bound of the algorithm's error model plus the reference's own error."""
+    dtype = np.dtype(x.dtype)
+    names = ("y", "dx", "dw", "db")
+    y_shape = ref["values"][0].shape
+    K = conv_reduction_lengths(x, w, b, y_shape, params.get("groups", 1))
+    if b is None:
+        assert got[3] is None, f"{what} db must be None without a bias, got {got[3]!r}"
+    model = error_model(algorithm)
+    for name, value, want, scale in zip(names, got, ref["values"], ref["scales"]):
+        if want is None:
+            continue
+        label = f"{algorithm.name} {name}{what}"
+        if model == "direct" or name == "db":  # db is a plain sum in every algorithm
+            assert_within_rounding(value, want, scale, K[name], dtype, label)
+        elif model == "winograd":
+            import winograd_bounds
+            bound_scale, bound_K = winograd_bounds.error_scale(algorithm, x, w, b, dy,
+                                                               **params)[name]
+            bound = winograd_bounds.error_bound(bound_scale, bound_K, dtype, K[name])
+            _assert_elementwise(value, want, bound, dtype, label)
+        else:
+            import fft_bounds
+            bound = fft_bounds.error_bound(x, w, dy, b, **params)[name]
+            reference_error = error_bound(scale, K[name], np.float64)  # elementwise
+            _assert_planewise(value, want, bound, reference_error, dtype, label)
+
+
+def _assert_elementwise(got, want, bound, dtype, what):
+    assert isinstance(got, np.ndarray) and got.dtype == dtype, f"{what}: dtype {got.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    err = np.abs(got.astype(np.float64) - want)
+    bad = ~(err <= bound)
+    if bad.any():
+        worst = np.unravel_index(np.argmax(np.where(bad, err / bound, 0)), err.shape)
+        raise AssertionError(f"{what}: {int(bad.sum())}/{bad.size} elements outside the "
+                             f"bound; worst at {worst}: {err[worst]:.3g} > {bound[worst]:.3g}")
+
+
+def _assert_planewise(got, want, bound, reference_error, dtype, what):
+    """||got - want||_2 per (N, C) plane within the bound plus the 2-norm of the reference's
+    elementwise error bound."""
+    assert isinstance(got, np.ndarray) and got.dtype == dtype, f"{what}: dtype {got.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    err = np.sqrt(((got.astype(np.float64) - want) ** 2).sum(axis=(2, 3)))
+    limit = bound + np.sqrt((reference_error ** 2).sum(axis=(2, 3)))
+    if not np.all(err <= limit):
+        worst = np.unravel_index(np.argmax(err / limit), err.shape)
+        raise AssertionError(f"{what}: plane {worst} error {err[worst]:.3g} > bound "
+                             f"{limit[worst]:.3g}")
+
+
 def check_conv(backend, x, w, b=None, *, rng=None, dy=None, **params):
-    """Run backend conv forward+backward and check y, dx, dw, db against naive in float64.
+    """Run backend conv forward+backward and check y, dx, dw, db against naive in float64,
+    within the bound of the algorithm's error model. A backend that does not compute the
+    configuration must refuse it, naming its reason; then nothing else is checked.
 
     dy defaults to standard normal noise of the output's shape and x's dtype (drawn from rng).
-    Returns (y, dx, dw, db) from the backend.
+    Returns (y, dx, dw, db) from the backend, or None when it refused.
     """
+    reason = backend.unsupported(conv2d_geometry(x, w, b, **params))
+    if reason is not None:
+        try:
+            backend.conv2d_forward(x, w, b, **params)
+        except ValueError as e:
+            assert reason in str(e), f"{backend.name}: {e!r} does not give the reason {reason!r}"
+            return None
+        raise AssertionError(f"{backend.name} computed a configuration it says it does not: "
+                             f"{reason}")
     dtype = x.dtype
-    groups = params.get("groups", 1)
     y_ref, y_scale, ref_backward = conv_reference(x, w, b, **params)
-    K = conv_reduction_lengths(x, w, b, y_ref.shape, groups)
     y, cache = backend.conv2d_forward(x, w, b, **params)
-    assert_within_rounding(y, y_ref, y_scale, K["y"], dtype, f"{backend.name} y")
     if dy is None:
         rng = rng if rng is not None else np.random.default_rng(12345)
         dy = rng.standard_normal(y_ref.shape).astype(dtype)
     dx_ref, dw_ref, db_ref, sdx, sdw, sdb = ref_backward(dy)
-    dx, dw, db = backend.conv2d_backward(dy, cache)
-    assert_within_rounding(dx, dx_ref, sdx, K["dx"], dtype, f"{backend.name} dx")
-    assert_within_rounding(dw, dw_ref, sdw, K["dw"], dtype, f"{backend.name} dw")
-    if b is None:
-        assert db is None, f"{backend.name}: db must be None without a bias, got {db!r}"
-    else:
-        assert_within_rounding(db, db_ref, sdb, K["db"], dtype, f"{backend.name} db")
-    return y, dx, dw, db
+    got = (y, *backend.conv2d_backward(dy, cache))
+    assert_conv_close(computed_by(backend, cache), got,
+                      dict(values=(y_ref, dx_ref, dw_ref, db_ref),
+                           scales=(y_scale, sdx, sdw, sdb)), x, w, b, dy, params)
+    return got
 
 
 def check_max_pool(backend, x, kernel_size, *, rng=None, dy=None, **params):
@@ -224,16 +299,17 @@ def _out(size, pad_total, k, s, d):
 
 
 @st.composite
-def conv_configs(draw):
+def conv_configs(draw, unit_stride=False):
     """(shapes, params, seed) for a valid conv2d with a non-empty output (the arrays are built
-    from the seed in the test, so a failing example prints compactly)."""
+    from the seed in the test, so a failing example prints compactly). unit_stride: stride
+    and dilation 1 only, the configurations every transform algorithm computes."""
     dtype = draw(st.sampled_from(DTYPES))
     groups = draw(st.integers(1, 3))
     C = groups * draw(st.integers(1, 2))  # Cg = 1 is depthwise
     F = groups * draw(st.integers(1, 2))  # F = C or 2C when depthwise
     N = draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    dilation = draw(int_or_pair(1, 3))
+    dilation = 1 if unit_stride else draw(int_or_pair(1, 3))
     dh, dw = as_pair(dilation)
     padding = draw(st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)),
                              st.sampled_from(["same", "valid"])))
@@ -241,7 +317,7 @@ def conv_configs(draw):
         stride = draw(st.sampled_from([1, (1, 1)]))
         pad_h, pad_w = dh * (kh - 1), dw * (kw - 1)
     else:
-        stride = draw(int_or_pair(1, 3))
+        stride = 1 if unit_stride else draw(int_or_pair(1, 3))
         ph, pw = (0, 0) if padding == "valid" else as_pair(padding)
         pad_h, pad_w = 2 * ph, 2 * pw
     # Smallest input that still fits one (dilated) window; dilation*(k-1)+1 <= 10 = MAX_HW.

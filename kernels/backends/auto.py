@@ -27,7 +27,9 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -47,13 +49,16 @@ _persistent: dict | None = None  # file contents when CONVBENCH_AUTO_CACHE is se
 
 
 def candidates() -> list[str]:
-    """The registered algorithms (the reference is far too slow to ever win)."""
+    """The registered algorithms (the reference is far too slow to ever win); for a layer,
+    those that compute it (conv) or have pooling of their own (pool)."""
     return available(ALGORITHM)
 
 
 def _source_files(module) -> list[Path]:
-    """A backend's code: its file, or every file of its package (none for an object that is
-    not a module)."""
+    """A backend's code: its file, or every file of its package; for a backend object (not a
+    module), those of the module that defines its class."""
+    if not isinstance(module, types.ModuleType):
+        module = sys.modules.get(type(module).__module__)
     if hasattr(module, "__path__"):
         return sorted(p for folder in module.__path__ for p in Path(folder).rglob("*.py"))
     return [Path(module.__file__)] if getattr(module, "__file__", None) else []
@@ -134,16 +139,18 @@ def _remember(key, winner, timings):
                       stacklevel=4)
 
 
-def _decide(key, run):
-    """The winner for `key`: remembered, or measured now by run(backend) (one fwd+bwd)."""
+def _decide(key, run, eligible):
+    """The winner for `key` among the candidates eligible() names: remembered, or measured
+    now by run(backend) (one fwd+bwd). eligible() runs only when there is no decision yet."""
     if key in _decisions:
         return _decisions[key]
+    names = eligible()
     known = _load_persistent().get(key)
-    if known in candidates():
+    if known in names:
         _decisions[key] = known
         return known
     timings = {}
-    for candidate in candidates():
+    for candidate in names:
         backend = get_backend(candidate)
         run(backend)  # warm-up: JIT compilation, first-touch of buffers
         best = float("inf")
@@ -173,6 +180,24 @@ def adopt(choices: dict[str, str]) -> None:
             _decisions[key] = chosen
 
 
+def _computing(geo) -> list[str]:
+    """The candidates that compute this conv geometry."""
+    return [c for c in candidates() if get_backend(c).unsupported(geo) is None]
+
+
+def _pooling() -> list[str]:
+    """The candidates with pooling of their own (not borrowed from another backend)."""
+    return [c for c in candidates() if not hasattr(get_backend(c), "POOLING_FROM")]
+
+
+def unsupported(geometry) -> str | None:
+    """None when some candidate computes the configuration (the classic ones compute all)."""
+    if _computing(geometry):
+        return None
+    return "no candidate computes it: " + "; ".join(
+        get_backend(c).unsupported(geometry) for c in candidates())
+
+
 def winner(cache) -> str:
     """The backend that computed a forward pass, from the cache it returned."""
     return cache[0]
@@ -199,7 +224,12 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
         dy = np.ones_like(y) if dy is None else dy
         backend.conv2d_backward(dy, cache)
 
-    chosen = _decide(_conv_key(geo, _layout(x, w, b)), run)
+    def eligible():
+        if not (names := _computing(geo)):
+            raise ValueError(unsupported(geo))
+        return names
+
+    chosen = _decide(_conv_key(geo, _layout(x, w, b)), run, eligible)
     y, cache = get_backend(chosen).conv2d_forward(x, w, b, **params)
     return y, (chosen, cache)
 
@@ -221,7 +251,7 @@ def _pool_forward(op, x, kernel_size, stride, padding):
 
     key = (f"{op}pool|x{geo.x_shape}|k{(geo.kh, geo.kw)}|s{geo.stride}|p{geo.pad}|{geo.dtype}"
            f"|{_layout(x)}")
-    chosen = _decide(key, run)
+    chosen = _decide(key, run, _pooling)
     y, cache = getattr(get_backend(chosen), forward)(x, kernel_size, stride=stride,
                                                      padding=padding)
     return y, (chosen, cache)

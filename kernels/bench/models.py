@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn.layers import softmax_cross_entropy
 from cnn.model import build_model
 from cnn.optim import Adam
 from cnn.torch_twin import torch_model
@@ -24,14 +25,17 @@ def _batch(dtype, batch):
     return rng.standard_normal((batch, 1, 28, 28)).astype(dtype), rng.integers(0, 10, batch)
 
 
-def train_step(arch, backend_name, dtype, repeats, batch=BATCH):
-    """One optimisation step (forward, loss, backward, Adam update) of our CNN."""
+def train_step(arch, backend_name, dtype, repeats, batch=BATCH, first_layer_dx=False):
+    """One optimisation step (forward, loss, backward, Adam update) of our CNN; with
+    first_layer_dx it also computes the first layer's input gradient, which training never
+    needs (to measure what skipping it saves)."""
     model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
     optimizer = Adam()
     x, labels = _batch(dtype, batch)
 
     def step():
-        model.loss_and_grads(x, labels)
+        _, dlogits = softmax_cross_entropy(model.forward(x), labels)
+        model.backward(dlogits, input_grad=first_layer_dx)
         optimizer.step(model.parameters())
     return dict(step=measure(step, repeats, warmup=2))
 

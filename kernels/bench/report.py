@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import REFERENCE, get_backend, role
+from .. import DISPATCHER, REFERENCE, get_backend, role
 from ..cases import all_cases, practical
 from ..support import runtime
 from . import breakdown, columns, instruments, layers, models, render, targets
@@ -107,6 +107,10 @@ def run(plan: Plan) -> dict:
             entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
                          arch=arch, results={b: ours(arch, b, dtype, samples)
                                              for b in model_backends})
+            if section == "train":  # what skipping the first layer's dx saves, for auto
+                for backend in (b for b in model_backends if role(b) == DISPATCHER):
+                    entry["results"][backend]["step_with_first_dx"] = models.train_step(
+                        arch, backend, dtype, samples, first_layer_dx=True)["step"]
             if torch_version:
                 entry["results"]["torch"] = theirs(arch, dtype, samples)
             _time_vs_torch(entry, key)

@@ -46,12 +46,23 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+_pinned: int | None = None  # the count pin_threads set, for libraries it cannot reach
+
+
+def pinned_threads() -> int | None:
+    """The thread count a program pinned with pin_threads, or None (e.g. scipy.fft's
+    workers follow it)."""
+    return _pinned
+
+
 def pin_threads(threads: int) -> dict:
     """Use `threads` threads in BLAS, Numba and PyTorch; returns what each one reports.
 
     Call it before the first Numba kernel runs: NUMBA_NUM_THREADS is read when Numba is
     imported, and numba.set_num_threads can only lower the count later.
     """
+    global _pinned
+    _pinned = threads
     info = {"threads": threads}
     if "numba" in sys.modules:
         import numba

@@ -147,6 +147,8 @@ def test_train_step(benchmark, arch, backend):
             return loss.item()
     else:
         model = build_model(arch, backend=kernels.get_backend(backend))
+        if (reason := model.unsupported()) is not None:
+            pytest.skip(reason)
         optimizer = Adam()
 
         def step():

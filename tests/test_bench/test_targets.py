@@ -1,4 +1,4 @@
-"""kernels.bench.targets and kernels.bench.columns on hand-made reports: every figure is read
+"""kernels.bench.targets, readers and columns on hand-made reports: every figure is read
 from the right numbers, a missing one is 'not measured' (never a pass), the limit is applied
 in the right direction, and "best" is chosen among the algorithms only."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.bench import columns, targets
+from kernels.bench import columns, readers, targets
 from kernels.bench.targets import Target
 
 
@@ -21,30 +21,39 @@ def result(forward_ms, backward_ms, **extra):
                 backward_weights=stats(0.25 * backward_ms), **extra)
 
 
-def report(results, name="convnet.conv2", flops=None, **sections):
-    entry = dict(name=name, kind="conv", results=results)
+def case(name, results, kind="conv", case_set="mnist", flops=None):
+    entry = dict(name=name, kind=kind, set=case_set, results=results)
     if flops is not None:
         entry["flops"] = flops
+    return entry
+
+
+def report(*cases, **sections):
     return dict(environment=dict(dtype="float32"), gemm=dict(float32=dict(gflops=100.0)),
-                cases=[entry], **sections)
+                cases=list(cases), **sections)
 
 
 def test_best_is_among_the_algorithms_only():
     """naive (the reference) and auto (a dispatcher) never count as the best backend, even
     when they are faster; torch is the yardstick, not a contender."""
-    r = report({"naive": result(1, 1), "im2col": result(6, 14), "numba": result(10, 20),
-                "auto": result(1, 1), "torch": result(5, 5)})
-    value, note = targets.best_vs_torch("convnet.conv2")(r)
-    assert value == pytest.approx(2.0) and note == "best: im2col"
+    r = report(case("convnet.conv2", {
+        "naive": result(1, 1), "im2col": result(6, 14), "numba": result(10, 20),
+        "auto": result(1, 1), "torch": result(5, 5)}))
+    assert readers.best_vs_torch("convnet.conv2")(r) == (pytest.approx(2.0), "best: im2col")
+    among = readers.best_vs_torch("convnet.conv2", among=("numba",))(r)
+    assert among == (pytest.approx(3.0), "best: numba")
 
 
 def test_missing_figures_are_not_measured():
-    empty = report({"im2col": result(1, 1)})
-    for read in (targets.best_vs_torch("convnet.conv2"), targets.best_vs_torch("lenet5.c3"),
-                 targets.backend_vs_best("numba", "convnet.conv2"),
-                 targets.fastest_model_vs_torch("train_steps", "convnet", "step"),
-                 targets.dispatcher_step_vs_best("convnet"),
-                 targets.workspace_share_of_cap("im2col", "convnet.conv2")):
+    empty = report(case("convnet.conv2", {"im2col": result(1, 1)}))
+    for read in (readers.best_vs_torch("convnet.conv2"), readers.best_vs_torch("lenet5.c3"),
+                 readers.worst_best_vs_torch("conv", "resnet50"),
+                 readers.worst_backend_vs_best("numba", "mnist"),
+                 readers.model_vs_torch("train_steps", "convnet", "step"),
+                 readers.dispatcher_step_vs_best("convnet"),
+                 readers.worst_error_ratio("fft"), readers.worst_workspace("fft", "mnist"),
+                 readers.fastest_on_some_case("fft", "large"), readers.worst_memory_vs_torch(),
+                 readers.first_layer_dx_saving("convnet")):
         assert read(empty)[0] is None
     rows = targets.check(empty)
     assert len(rows) == len(targets.TARGETS)
@@ -59,28 +68,64 @@ def test_the_limit_is_inclusive_and_points_the_right_way(value, higher, met):
     assert row == dict(target="t", measured=value, limit=1.0, unit="x", met=met, note="note")
 
 
-def test_share_of_gemm_and_backward_over_forward():
+def test_worst_case_of_a_set_and_numba_against_the_best():
+    r = report(case("a", {"im2col": result(4, 6), "numba": result(2, 2), "torch": result(2, 3)},
+                    case_set="std"),
+               case("b", {"im2col": result(1, 1), "numba": result(3, 3), "torch": result(1, 1)},
+                    case_set="std"),
+               case("c", {"im2col": result(9, 9), "torch": result(1, 1)}, case_set="large"))
+    # a: best numba 4 / torch 5 = 0.8; b: best im2col 2 / torch 2 = 1.0 -> the worst is b
+    assert readers.worst_best_vs_torch("conv", "std")(r) == (
+        pytest.approx(1.0), "worst: b (im2col), 2 cases")
+    # numba: a 4 / 4 = 1.0, b 6 / 2 = 3.0
+    assert readers.worst_backend_vs_best("numba", "std")(r)[0] == pytest.approx(3.0)
+
+
+def test_gemm_equivalent_rate_and_fastest_on_some_case():
     flops = dict(forward=2_000_000, backward=4_000_000)
-    r = report({"im2col": result(0.04, 0.1), "numba": result(0.05, 0.08)}, flops=flops)
-    columns.derive(r["cases"][0], r["gemm"]["float32"]["gflops"])
-    # fastest forward: im2col, 2e6 FLOP in 40 us = 50 GF/s = 50 % of the 100 GF/s GEMM rate
-    value, note = targets.conv_forward_share_of_gemm("convnet.conv2")(r)
-    assert value == pytest.approx(0.5) and note.startswith("im2col")
-    # fastest backward (numba, 0.08 ms) over fastest forward (im2col, 0.04 ms)
-    value, note = targets.backward_over_forward("convnet.conv2")(r)
-    assert value == pytest.approx(2.0) and note == "backward numba / forward im2col"
+    c = case("std.3x3x64", {"im2col": result(0.04, 0.08), "numba": result(0.02, 0.02)},
+             flops=flops)
+    r = report(c)
+    columns.derive(c, 100.0)
+    # numba: 6e6 FLOP in 40 us = 150 GF/s, over the GEMM's 100
+    assert readers.gemm_equivalent_rate("std.3x3x64")(r) == (pytest.approx(1.5),
+                                                             "numba: 150 GF/s")
+    large = report(case("l1", {"im2col": result(1, 1), "numba": result(2, 2)}, case_set="large"),
+                   case("l2", {"im2col": result(4, 4), "numba": result(1, 1)},
+                        case_set="large"))
+    value, note = readers.fastest_on_some_case("numba", "large")(large)
+    assert value == pytest.approx(0.25) and note == "on l2 (vs im2col); wins 1 of 2"
 
 
-def test_dispatcher_step_is_compared_with_the_best_algorithm():
-    steps = dict(arch="convnet", results={"im2col": dict(step=stats(10)),
-                                          "numba": dict(step=stats(12)),
-                                          "auto": dict(step=stats(8)),
-                                          "torch": dict(step=stats(4))})
-    r = report({}, train_steps=[steps])
-    assert targets.dispatcher_step_vs_best("convnet")(r) == (pytest.approx(0.8),
-                                                              "auto / best single: im2col")
-    assert targets.fastest_model_vs_torch("train_steps", "convnet", "step")(r) == (
-        pytest.approx(2.0), "fastest: auto")
+def test_error_ratios_take_the_worst_quantity():
+    r = report(case("a", {"im2col": result(1, 1, error=dict(y=2.0, dx=0.5, dw=0.2)),
+                          "winograd4x4": result(1, 1, error=dict(y=12.0, dx=5.0, dw=0.4))}))
+    value, note = readers.worst_error_ratio("winograd4x4")(r)
+    assert value == pytest.approx(10.0) and note == "a dx: 5 vs 0.5"
+
+
+def test_dispatcher_step_and_first_layer_saving():
+    steps = dict(arch="convnet", results={
+        "im2col": dict(step=stats(10)), "numba": dict(step=stats(12)),
+        "auto": dict(step=stats(8), step_with_first_dx=stats(10)), "torch": dict(step=stats(4))})
+    r = report(train_steps=[steps])
+    assert readers.dispatcher_step_vs_best("convnet")(r) == (pytest.approx(0.8),
+                                                             "auto / best single: im2col")
+    assert readers.model_vs_torch("train_steps", "convnet", "step")(r) == (
+        pytest.approx(2.0), "auto")
+    assert readers.model_vs_torch("train_steps", "convnet", "step", "numba")(r)[0] == \
+        pytest.approx(3.0)
+    assert readers.first_layer_dx_saving("convnet")(r)[0] == pytest.approx(1.25)
+
+
+def test_memory_and_workspace():
+    r = report(case("m", {"fft": result(1, 1, workspace_bytes=32 * 2**20)}),
+               peak_memory=dict(arch="convnet", results={"im2col": 300 * 2**20,
+                                                         "fft": 500 * 2**20,
+                                                         "torch": 250 * 2**20}))
+    assert readers.worst_memory_vs_torch()(r) == (pytest.approx(2.0),
+                                                  "fft: 500 MiB, PyTorch 250 MiB")
+    assert readers.worst_workspace("fft", "mnist")(r) == (pytest.approx(0.5), "32.0 MiB on m")
 
 
 def test_columns_derive_exact_ratios():

@@ -310,3 +310,18 @@ def test_evaluation_reports_progress():
     accuracy, _ = train.evaluate(model, np.zeros((1200, 1, 28, 28), np.float32),
                                  np.zeros(1200, np.intp), batch_size=500, progress=seen.append)
     assert seen == [500, 1000, 1200]
+
+
+def test_a_backend_that_cannot_run_a_layer_is_refused_naming_it(fake_mnist, model_file,
+                                                                workdir, capsys):
+    """winograd4x4 computes kernels up to 3x3 in float32: lenet5's 5x5 layers are refused
+    before any data is read, in one line that names the layer and the reason."""
+    directory, _ = fake_mnist
+    code, _, err = run(["train", "--arch", "lenet5", "--backend", "winograd4x4",
+                        "--data-dir", directory], capsys)
+    assert_one_line_error(code, err, "winograd4x4 cannot run lenet5", "layer 0",
+                          "Conv2D(1->6, 5x5", "up to 3x3")
+    assert listing(workdir) == []
+    code, _, err = run(["predict", model_file, "0", "--backend", "winograd2x2",
+                        "--data-dir", directory], capsys)
+    assert code == 0, err  # tiny's 3x3 layer: computed

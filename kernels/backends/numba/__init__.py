@@ -11,11 +11,11 @@ import os
 # submodules below do; a user's own setting wins.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
-from .conv import conv2d_backward, conv2d_forward  # noqa: E402
+from .conv import conv2d_backward, conv2d_forward, unsupported  # noqa: E402
 from .pool import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward,  # noqa: E402
                    max_pool2d_forward)
 
 name = "numba"
 
-__all__ = ["name", "conv2d_forward", "conv2d_backward", "max_pool2d_forward",
+__all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "max_pool2d_forward",
            "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
