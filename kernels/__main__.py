@@ -1,6 +1,7 @@
 """python -m kernels COMMAND [options]: the measurement commands (kernels.bench)."""
 
 import importlib
+import os
 import signal
 import sys
 
@@ -25,5 +26,10 @@ if sys.argv[1:2] in (["-h"], ["--help"]):
 if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     print(USAGE, file=sys.stderr)
     sys.exit(2)
+# OpenBLAS's idle threads spin for ~0.1 s after each GEMM and take a core from whatever runs
+# next - a Numba kernel, or PyTorch measured right after a NumPy backend (measured: PyTorch
+# 54 -> 100 ms on std.3x3x64). Sleeping at once keeps the comparison fair. It must be set
+# before NumPy loads OpenBLAS; a user's own setting wins.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 # Imported only now: a typo or --help costs nothing.
 sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))

@@ -26,9 +26,16 @@ def backend_colour(name):
     return plt.cm.tab10(index % 10)
 
 
+def _worst_error(result):
+    """The largest of the y, dx, dw errors (units of eps * sum|terms|), or None."""
+    error = result.get("error")
+    return max(error.values()) if error else None
+
+
 def plot(report, path):
-    """Two panels: conv cases in GF/s against the GEMM limit, and every case's time relative
-    to PyTorch. One colour per backend in both, one legend."""
+    """Three panels, one colour per backend, one legend: conv cases in GF/s against the GEMM
+    limit; their accuracy (the worst of the y, dx, dw errors in units of eps * sum|terms|);
+    every case's time relative to PyTorch."""
     plt = _pyplot()
     convs = [c for c in report["cases"] if c["kind"] == "conv"]
     others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
@@ -37,14 +44,16 @@ def plot(report, path):
     colors = {b: backend_colour(b) for b in backends}
     bar = 0.8 / max(1, len(backends))
     rows = max(len(convs), len(others), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, rows * (0.16 * len(backends) + 0.25) + 1.6))
-    panels = ((axes[0], convs, "gflops", "forward+backward GF/s (log scale)"),
-              (axes[1], others, "time_vs_torch",
+    fig, axes = plt.subplots(1, 3, figsize=(18, rows * (0.16 * len(backends) + 0.25) + 1.6))
+    panels = ((axes[0], convs, lambda r: r.get("gflops"), "forward+backward GF/s (log scale)"),
+              (axes[1], convs, _worst_error,
+               "worst error of y, dx, dw in eps * sum|terms| (log scale)"),
+              (axes[2], convs + others, lambda r: r.get("time_vs_torch"),
                "time relative to PyTorch (log scale; < 1 is faster)"))
-    for ax, cases, key, label in panels:
+    for ax, cases, value_of, label in panels:
         for i, case in enumerate(cases):
             for j, backend in enumerate(backends):
-                value = case["results"].get(backend, {}).get(key)
+                value = value_of(case["results"].get(backend, {}))
                 if value:
                     ax.barh(i + j * bar, value, bar, color=colors[backend])
         ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(cases))], [c["name"] for c in cases])
@@ -58,12 +67,12 @@ def plot(report, path):
     axes[0].text(limit, 1.0, f"GEMM {limit:.0f} GF/s ", transform=axes[0].get_xaxis_transform(),
                  ha="right", va="bottom", fontsize=8)
     if report["environment"]["torch"]:
-        axes[1].axvline(1.0, color="k", ls="--", lw=1)
+        axes[2].axvline(1.0, color="k", ls="--", lw=1)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[b]) for b in backends]
     fig.legend(handles, backends, loc="upper center", ncol=len(backends), frameon=False,
                bbox_to_anchor=(0.5, 0.98))
     env = report["environment"]
-    fig.suptitle(f"convbench {env['dtype']}, batch 64 - {env['cpu']}, {env['threads']} threads, "
+    fig.suptitle(f"convbench {env['dtype']} - {env['cpu']}, {env['threads']} threads, "
                  f"{env['date'][:10]}", fontsize=10, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))

@@ -25,6 +25,12 @@ def _batch(dtype, batch):
     return rng.standard_normal((batch, 1, 28, 28)).astype(dtype), rng.integers(0, 10, batch)
 
 
+def can_run(arch, backend_name, dtype=np.float32) -> bool:
+    """Whether the backend computes every layer of the architecture (see unsupported())."""
+    model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
+    return model.unsupported() is None
+
+
 def train_step(arch, backend_name, dtype, repeats, batch=BATCH, first_layer_dx=False):
     """One optimisation step (forward, loss, backward, Adam update) of our CNN; with
     first_layer_dx it also computes the first layer's input gradient, which training never

@@ -57,6 +57,7 @@ def _environment(plan, threads_info, torch_version, malloc_tuned):
                 python=platform.python_version(), numpy=np.__version__,
                 numba=numba.__version__, numba_threading_layer=numba.config.THREADING_LAYER,
                 torch=torch_version, dtype=plan.dtype, malloc_reuse=malloc_tuned,
+                openblas_thread_timeout=os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
                 **threads_info)
 
 
@@ -106,7 +107,8 @@ def run(plan: Plan) -> dict:
         for arch in plan.archs:
             entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
                          arch=arch, results={b: ours(arch, b, dtype, samples)
-                                             for b in model_backends})
+                                             for b in model_backends
+                                             if models.can_run(arch, b, dtype)})
             if section == "train":  # what skipping the first layer's dx saves, for auto
                 for backend in (b for b in model_backends if role(b) == DISPATCHER):
                     entry["results"][backend]["step_with_first_dx"] = models.train_step(
@@ -120,7 +122,8 @@ def run(plan: Plan) -> dict:
     if "breakdown" in plan.sections:
         for arch in plan.archs:
             entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
-                                             for b in model_backends})
+                                             for b in model_backends
+                                             if models.can_run(arch, b)})
             if torch_version:
                 entry["results"]["torch"] = breakdown.torch_twin(arch)
             report["breakdown"].append(entry)
@@ -129,7 +132,8 @@ def run(plan: Plan) -> dict:
         # One training run per contender, each in a fresh interpreter, on the default CNN.
         entry = dict(arch="convnet", results={b: breakdown.peak_memory("convnet", b,
                                                                        plan.threads)
-                                              for b in model_backends})
+                                              for b in model_backends
+                                              if models.can_run("convnet", b)})
         if torch_version:
             entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch", plan.threads)
         report["peak_memory"] = entry
@@ -153,7 +157,14 @@ def _measure_case(case, plan, dtype, torch_version):
     convolution the FLOPs, the least bytes any algorithm moves and each backend's error."""
     entry = dict(name=case.name, kind=case.kind, set=case.set, description=case.describe(),
                  source=case.source, batch=case.N, results={})
-    backends = [b for b in plan.backends if practical(case, b)]
+    # Pool cases: only backends with pooling of their own (the others borrow it); conv cases:
+    # only those that compute the layer (the others' reasons are recorded).
+    backends = [b for b in plan.backends if practical(case, b) and not (
+        case.kind == "pool" and hasattr(get_backend(b), "POOLING_FROM"))]
+    if case.kind == "conv":
+        reasons = {b: get_backend(b).unsupported(case.geometry()) for b in backends}
+        entry["unsupported"] = {b: r for b, r in reasons.items() if r is not None}
+        backends = [b for b in backends if reasons[b] is None]
     for backend in backends:
         entry["results"][backend] = layers.time_case(case, backend, dtype, plan.repeats,
                                                      plan.quick)
