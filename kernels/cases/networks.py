@@ -28,6 +28,10 @@ CONVNET_BENCH = "soumith/convnet-benchmarks torch7/layerwise_benchmarks/benchmar
 FBCUNN = "fbcunn test/benchmark_fft.lua@0d6f169"
 DEEPBENCH = "DeepBench code/kernels/conv_problems.h@1a81dcb"
 DEEPBENCH_README = "baidu-research/DeepBench README.md"
+JOHNSON = ("Johnson et al. 2016 (Alahi, Fei-Fei), Perceptual Losses for Real-Time Style Transfer, "
+           "supplementary Table 1 (style transfer network)")
+SRCNN = ("Dong et al. 2016 (TPAMI), Image Super-Resolution Using Deep Convolutional Networks, "
+         "Sec. 3.1/4 (9-5-5 setting)")
 
 
 def _case(name, **shape):
@@ -168,6 +172,19 @@ NETWORK_CASES = [
                  "kernelCol: line 34)"),
     _case('large.googlenet_5x5', C=192, F=32, H=28, k=5, padding=2, N=1,
           source=f"{DEEPBENCH}:35; Szegedy et al. 2015 Table 1 (inception(3a) '5x5' column: 32)"),
+    # Large kernels over few channels at a bigger image, where FFT convolution should win:
+    # its cost barely grows with k, im2col's and direct loops' grow with k^2.
+    _case('large.style_c9s1_32', C=3, F=32, H=128, k=9, padding=4, N=4,
+          source=f'{JOHNSON} (first layer, 9x9 conv, 32 filters, stride 1); run at 128x128, not '
+                 '256x256, zero padding 4 keeps the size'),
+    _case('large.style_c9s1_3', C=32, F=3, H=128, k=9, padding=4, N=4,
+          source=f'{JOHNSON} (last layer, 9x9 conv, 3 filters, stride 1); run at 128x128, not '
+                 '256x256, zero padding 4 keeps the size'),
+    _case('large.srcnn_conv1', C=1, F=64, H=128, k=9, N=4,
+          source=f'{SRCNN} (f1 = 9, n1 = 64, on the luminance channel, no padding); run on '
+                 '128x128 images'),
+    _case('large.srcnn_conv3', C=32, F=1, H=128, k=5, N=4,
+          source=f'{SRCNN} (f3 = 5, n2 = 32 -> one channel, no padding); run on 128x128 images'),
     _case('large.vgg_conv5_3x3', C=512, F=512, H=14, k=3, padding=1, N=1,
           source=f'{VGG}:15; soumith/convnet-benchmarks torch7/layerwise_benchmarks/vgg.bench '
                  '(last CONFIG, bs = 64); the many-channel 3x3 where Winograd, not FFT, should '
