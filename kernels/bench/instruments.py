@@ -48,6 +48,17 @@ def measure(fn, repeats, *, warmup=1):
                 first_call=first)
 
 
+def measure_once(fn):
+    """One timed call, as measure() reports it: for calls that take seconds (the naive
+    reference), where warm-up and repeats would multiply minutes and a sample of the
+    caches' state matters nothing."""
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    return dict(median=seconds, p25=seconds, p75=seconds, min=seconds, repeats=1,
+                calls_per_sample=1, first_call=seconds)
+
+
 def gemm_peak(dtype, repeats, n=1536):
     """NumPy matmul rate (GF/s) on square n x n matrices: the machine's practical limit."""
     rng = np.random.default_rng(0)

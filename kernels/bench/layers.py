@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .. import REFERENCE, get_backend, role
-from .instruments import measure, workspace_bytes
+from .instruments import measure, measure_once, workspace_bytes
 
 REFERENCE_PROBE_BATCH = 4  # --quick: the reference on this many images, scaled to the batch
 
@@ -56,7 +56,6 @@ def time_case(case, backend_name, dtype, repeats, quick):
     arrays = case.arrays(dtype)
     scale, note = 1.0, None
     if role(backend_name) == REFERENCE:
-        repeats = 1  # seconds per call: one sample says enough, and more would take minutes
         if quick:
             x, *middle, dy = arrays
             arrays = (x[:REFERENCE_PROBE_BATCH], *middle, dy[:REFERENCE_PROBE_BATCH])
@@ -66,7 +65,9 @@ def time_case(case, backend_name, dtype, repeats, quick):
     passes, both, cache = (_conv_passes if case.kind == "conv" else _pool_passes)(
         backend, case, *arrays)
     first_call = time.perf_counter() - start
-    result = {name: measure(fn, repeats) for name, fn in passes.items()}
+    timer = measure_once if role(backend_name) == REFERENCE else \
+        (lambda fn: measure(fn, repeats))
+    result = {name: timer(fn) for name, fn in passes.items()}
     # The first call of each pass (measure's warm-up): Numba compiles here.
     result["first_call_seconds"] = first_call + sum(result[p]["first_call"] for p in passes
                                                     if p != "forward")

@@ -93,7 +93,8 @@ def run(plan: Plan) -> dict:
         capped = [b for b in plan.backends if hasattr(get_backend(b), "MAX_WORKSPACE_BYTES")]
         report["workspace_cap"] = [
             layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
-            for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases]
+            for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
+            and get_backend(b).unsupported(_case(n, plan).geometry()) is None]
 
     # Whole models: the reference is left out (minutes per step); the layer cases show its rung.
     model_backends = [b for b in plan.backends if role(b) != REFERENCE]

@@ -4,6 +4,7 @@ workspace meter."""
 from __future__ import annotations
 
 import gc
+import time
 import types
 
 import numpy as np
@@ -68,6 +69,15 @@ def test_measure_real_clock():
     stats = instruments.measure(lambda: sum(range(200)), 7)
     assert stats["repeats"] == 7 and stats["calls_per_sample"] >= 1
     assert 0 < stats["min"] <= stats["p25"] <= stats["median"] <= stats["p75"]
+
+
+def test_measure_once_calls_once_and_reports_like_measure():
+    calls = []
+    stats = instruments.measure_once(lambda: calls.append(time.sleep(0.01)))
+    assert len(calls) == 1
+    assert set(stats) == set(instruments.measure(lambda: None, 1))
+    assert stats["repeats"] == stats["calls_per_sample"] == 1
+    assert stats["median"] == stats["min"] == stats["first_call"] >= 0.01
 
 
 def test_gemm_peak_is_positive():

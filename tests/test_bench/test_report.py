@@ -271,6 +271,21 @@ def test_report_quick_naive_is_extrapolated_from_four_images(tmp_path, monkeypat
     assert "naive *" in stdout and "* extrapolated from batch 4" in stdout
 
 
+def test_a_backend_that_does_not_compute_a_layer_is_recorded_not_run(tmp_path):
+    """winograd4x4 computes 3x3 kernels, not LeNet's 5x5 C1: the report names the reason
+    and goes on, in the cases and in the workspace-cap section."""
+    json_path = tmp_path / "u.json"
+    code, stdout = run_report(["--cases", "lenet5.c1", "--backends", "winograd4x4,numba",
+                               "--repeats", "1", "--sections", "conv", "--threads", "1",
+                               "--no-torch", "--no-malloc-reuse", "--json", str(json_path)])
+    assert code == 0
+    data = json.loads(json_path.read_text())
+    (case,) = data["cases"]
+    assert list(case["results"]) == ["numba"]
+    assert "up to 3x3" in case["unsupported"]["winograd4x4"]
+    assert all(entry["backend"] != "winograd4x4" for entry in data["workspace_cap"])
+
+
 # ------------------------------------------------------------------ bad arguments
 
 @pytest.mark.parametrize("argv, bad", [
