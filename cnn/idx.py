@@ -28,6 +28,7 @@ _IDX_DTYPES = {
 }
 _IDX_CODES = {(dt.kind, dt.itemsize): code for code, dt in _IDX_DTYPES.items()}
 
+
 class DataError(Exception):
     """A data file is missing, corrupt, unofficial or cannot be downloaded."""
 

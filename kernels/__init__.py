@@ -1,8 +1,9 @@
 """Convolution and pooling backends behind one contract: the registry and the contract itself.
 
     import kernels
-    kernels.available()                  # ['naive', 'strided', 'im2col', 'numba', 'auto']
-    b = kernels.get_backend("im2col")    # a module that implements kernels.Backend
+    kernels.available()   # ['naive', 'strided', 'im2col', 'numba', 'winograd2x2',
+                          #  'winograd4x4', 'fft', 'auto']
+    b = kernels.get_backend("im2col")    # an object that implements kernels.Backend
     y, cache = b.conv2d_forward(x, w, bias, stride=1, padding=0, dilation=1, groups=1)
     dx, dw, db = b.conv2d_backward(dy, cache)
 

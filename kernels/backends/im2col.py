@@ -80,11 +80,11 @@ def chunk_count(geo, itemsize) -> int:
     return len(_chunks(geo, itemsize))
 
 
-
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
     the gather handles every stride, dilation and padding."""
     return None
+
 
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):

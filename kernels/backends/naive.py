@@ -43,11 +43,11 @@ def _window(geo, i, j):
     return rows, cols
 
 
-
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
     the loops read the definition off directly."""
     return None
+
 
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):

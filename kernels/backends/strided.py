@@ -46,11 +46,11 @@ def _windows(xp, kh, kw, stride, dilation):
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
     window views express every stride, dilation and padding."""
     return None
+
 
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):

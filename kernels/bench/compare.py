@@ -38,7 +38,8 @@ def _relative_spread(stats) -> float:
 
 
 def changes(old: dict, new: dict) -> list[dict]:
-    """One row per (case, backend, pass) measured in both reports."""
+    """One row per (case, backend, pass) measured in both reports, and measured the same
+    way (a row extrapolated by --quick is not compared with a measured one)."""
     before = {c["name"]: c for c in old["cases"]}
     rows = []
     for case in new["cases"]:
@@ -46,6 +47,8 @@ def changes(old: dict, new: dict) -> list[dict]:
             continue
         for backend, result in case["results"].items():
             previous = before[case["name"]]["results"].get(backend)
+            if previous is not None and previous.get("note") != result.get("note"):
+                continue  # measured differently (e.g. extrapolated from 4 images): no ratio
             for name in PASSES:
                 if previous is None or name not in result or name not in previous:
                     continue

@@ -41,6 +41,15 @@ def test_verdicts_and_band():
     assert rows["numba", "forward"]["verdict"] == "same"
 
 
+def test_an_extrapolated_row_is_not_compared_with_a_measured_one():
+    old = report(naive=dict(forward=stats(10.0)), im2col=dict(forward=stats(1e-3)))
+    new = report(naive=dict(forward=stats(9.0), note="extrapolated from batch 4"),
+                 im2col=dict(forward=stats(1e-3)))
+    assert [r["backend"] for r in compare.changes(old, new)] == ["im2col"]
+    both = report(naive=dict(forward=stats(9.0), note="extrapolated from batch 4"))
+    assert [r["backend"] for r in compare.changes(both, both)] == ["naive"]
+
+
 def test_slower_within_a_wide_band_is_same():
     old = report(im2col=dict(forward=stats(10e-3, 0.6)))
     new = report(im2col=dict(forward=stats(16e-3, 0.6)))

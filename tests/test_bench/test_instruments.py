@@ -12,6 +12,7 @@ import pytest
 
 import kernels.bench.instruments as instruments
 
+
 class FakeClock:
     def __init__(self):
         self.now = 0.0

@@ -8,6 +8,7 @@ import pytest
 
 from cnn.optim import SGD, Adam, learning_rate, make_optimizer
 
+
 def gradient_sequence(shapes, steps, scale, seed):
     rng = np.random.default_rng(seed)
     return [[scale * rng.standard_normal(s) for s in shapes] for _ in range(steps)]

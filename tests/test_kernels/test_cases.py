@@ -113,7 +113,6 @@ def test_quick_cases_and_architectures_exist():
     assert all(c.mnist for c in CONV_CASES.values() if c.name.split(".")[0] in ARCHITECTURES)
 
 
-
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_mnist_cases_are_the_layers_of_the_architecture(arch):
     """kernels.cases names the conv and pool layers of each CNN by hand; they must be exactly

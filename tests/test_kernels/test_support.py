@@ -18,6 +18,7 @@ from kernels.support.files import atomic_write, writable_problem
 ROOT = Path(__file__).resolve().parents[2]
 GLIBC_LINUX = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
+
 def test_atomic_write_replaces_the_content(tmp_path):
     target = tmp_path / "out.json"
     target.write_text("old")

@@ -5,9 +5,7 @@ workspace cap, the limits and the documented spreading of non-finite values."""
 
 from __future__ import annotations
 
-import gc
 import random
-import tracemalloc
 from fractions import Fraction
 
 import numpy as np
@@ -18,6 +16,7 @@ import kernels.backends.winograd as W
 import winograd_bounds
 from kernel_helpers import check_conv, conv_inputs
 from kernels.backends.winograd import transforms
+from kernels.bench import workspace_bytes
 from kernels.shapes import conv2d_geometry
 
 NAIVE = kernels.get_backend("naive")
@@ -216,18 +215,6 @@ def test_cap_changed_between_forward_and_backward(backend, monkeypatch):
             np.testing.assert_array_equal(got, want)
 
 
-def peak_workspace(run):
-    """Peak NumPy allocation of run() beyond the arrays it returns (tracemalloc)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        results = run()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return peak - sum(a.nbytes for a in results if isinstance(a, np.ndarray))
-
-
 @pytest.mark.parametrize("cap_mib", [64, 2, 0.5], ids=["default", "2MiB", "0.5MiB"])
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.name)
 def test_peak_workspace_stays_under_the_cap(backend, cap_mib, monkeypatch):
@@ -246,7 +233,7 @@ def test_peak_workspace_stays_under_the_cap(backend, cap_mib, monkeypatch):
     both()
     positions = (backend.m + 2) ** 2
     fixed = positions * w[:, :, 0, 0].nbytes * (1 + 2 + 2 * 2) + 64 * 1024  # U, dU x2, f64 x2
-    used = peak_workspace(both)
+    used = workspace_bytes(both)
     assert 0 < used <= cap + fixed, f"peak {used} B > cap {cap} B + {fixed} B"
     step, _ = backend.plan(conv2d_geometry(x, w, b, padding=1), 4)
     v_image = positions * 32 * -(-14 // backend.m) ** 2 * 4

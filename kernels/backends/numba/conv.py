@@ -213,11 +213,11 @@ def _backward_weights_strided(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
                     dwt[f, c, p, q] = acc
 
 
-
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
     strides other than 1 take the plain loops."""
     return None
+
 
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):

@@ -182,11 +182,15 @@ class Winograd:
             del dM
         if not compute_dw:
             return dx, None, None
-        # dw = Gh^T dU Gw: two n-term sums in float64, rounded once.
-        dU = dU.reshape(s.Gh.shape[0], s.Gw.shape[0], geo.F, geo.Cg).astype(np.float64)
-        dw = np.tensordot(np.tensordot(s.Gh, dU, axes=(0, 0)), s.Gw, axes=(1, 0))
-        dw = np.ascontiguousarray(dw.transpose(1, 2, 0, 3)).astype(geo.dtype)
-        return dx, dw, dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+        return dx, _filter_gradient(dU, s, geo), dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+
+
+def _filter_gradient(dU, s, geo):
+    """dw = Gh^T dU Gw (the adjoint of the filter transform): two n-term sums in float64,
+    rounded once. dU (positions, groups, Fg, Cg) -> dw (F, Cg, kh, kw)."""
+    dU = dU.reshape(s.Gh.shape[0], s.Gw.shape[0], geo.F, geo.Cg).astype(np.float64)
+    dw = np.tensordot(np.tensordot(s.Gh, dU, axes=(0, 0)), s.Gw, axes=(1, 0))
+    return np.ascontiguousarray(dw.transpose(1, 2, 0, 3)).astype(geo.dtype)
 
 
 winograd2x2, winograd4x4 = Winograd(2), Winograd(4)
