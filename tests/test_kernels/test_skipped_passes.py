@@ -43,8 +43,8 @@ def _arrays(stride=1):
 SPIES = {
     "im2col": (im2col, ["col2im"], []),
     "strided": (strided, ["_transposed_conv", "_scatter_taps"], []),
-    "numba": (numba_conv, ["_backward_data_s1", "_backward_data_strided"],
-              ["_backward_weights_s1", "_backward_weights_strided"]),
+    "numba": (numba_conv, ["_backward_data_flat", "_backward_data_plain"],
+              ["_backward_weights_flat", "_backward_weights_plain"]),
     # Transform algorithms: the inverse transform onto dx, and the filter-side adjoint.
     "winograd2x2": (winograd, ["scatter_tiles"], ["_filter_gradient", "Winograd._input_tiles"]),
     "winograd4x4": (winograd, ["scatter_tiles"], ["_filter_gradient", "Winograd._input_tiles"]),

@@ -1,5 +1,6 @@
-"""Numba backend: direct loops compiled to machine code, convolution (conv.py) and pooling
-(pool.py). Each file derives its own loops; this one only assembles the backend."""
+"""Numba backend: direct loops compiled to machine code, convolution (conv.py, with the
+polyphase split of strided layers in phases.py) and pooling (pool.py). Each file derives
+its own loops; this one only assembles the backend."""
 
 from __future__ import annotations
 

@@ -12,8 +12,12 @@ input l + off with off = p*dh*Wp + q*dw for every tap, so each tap is one long c
 multiply-add `acc[0:L] += w * xflat[off:off+L]` (L = (Ho-1)*Wp + Wo; the Wp - Wo extra columns
 per row are computed and dropped - for dy they are zeros). LLVM vectorises those loops;
 four filters (or, backward, four channels) share every load of x (dy), which halves the
-memory traffic per multiply-add; accumulators stay in the input dtype. Strides > 1 break the
-contiguity and take the plain loop order instead.
+memory traffic per multiply-add; accumulators stay in the input dtype.
+
+Strides > 1 become stride 1 by a polyphase split (phases.py): the input dealt into
+sh*sw phase planes, each tap reads one plane at a fixed offset, and the same flat-row
+kernels run on the planes' width (stride 1: one plane per channel, the padded input). Before
+it, strides took scalar loops with strided loads: 15-25x slower than im2col.
 
 `prange` splits only an axis whose outputs no two iterations share - the batch for y and dx,
 blocks of filters for dw - so threads never race and results do not depend on thread count.
@@ -22,7 +26,8 @@ inf still propagate. Backward with a non-finite x or w takes the plain loops: th
 dropped columns would turn 0 * inf into NaN where no real window saw the inf.
 
 Against naive: ~1000x faster, no interpreter in the loop. Against im2col: no kh*kw-fold
-column copy (extra memory: the padded input, y and dy on the padded width, the padded dx),
+column copy (extra memory: the phase planes - the padded input, rearranged - and dx's, y
+and dy on the planes' width),
 but no BLAS either, so big channel counts run at roughly half of a register-blocked GEMM's
 speed.
 Compilation happens on the first call with each dtype and cache=True keeps the machine code
@@ -35,6 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from ...shapes import check_grad, conv2d_geometry, pad_nchw, quiet_nonfinite
+from . import phases
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 BLOCK = 4  # filters (channels) sharing each load of x (dy)
@@ -58,8 +64,9 @@ def _axpy(x, t, o):
 
 
 @njit(parallel=True, **_JIT)
-def _forward_s1(xf, w, yf, Wp, L, dh, dw, groups):
-    """xf (N, C, Hp*Wp), w (F, Cg, kh, kw) -> yf (N, F, Ho*Wp) += sum over taps."""
+def _forward_flat(xf, w, yf, S, phase, offset, L, groups):
+    """xf (N, C*S, Hq*Wq) phase planes, w (F, Cg, kh, kw) -> yf (N, F, Ho*Wq) += sum over
+    taps; tap (p, q) reads plane c*S + phase[p, q] from offset[p, q] on."""
     N = xf.shape[0]
     F, Cg, kh, kw = w.shape
     Fg = F // groups
@@ -70,20 +77,21 @@ def _forward_s1(xf, w, yf, Wp, L, dh, dw, groups):
             for c in range(Cg):
                 for p in range(kh):
                     for q in range(kw):
-                        off = p * dh * Wp + q * dw
+                        off, plane = offset[p, q], (c0 + c) * S + phase[p, q]
                         if blocked:
-                            _axpy4(xf[n, c0 + c, off:off + L], w[f, c, p, q], w[f + 1, c, p, q],
+                            _axpy4(xf[n, plane, off:off + L], w[f, c, p, q], w[f + 1, c, p, q],
                                    w[f + 2, c, p, q], w[f + 3, c, p, q], yf[n, f, :L],
                                    yf[n, f + 1, :L], yf[n, f + 2, :L], yf[n, f + 3, :L])
                         else:  # the last filters, or a block that straddles two groups
                             for r in range(f, min(f + BLOCK, F)):
-                                _axpy(xf[n, (r // Fg) * Cg + c, off:off + L], w[r, c, p, q],
-                                      yf[n, r, :L])
+                                _axpy(xf[n, ((r // Fg) * Cg + c) * S + phase[p, q],
+                                         off:off + L], w[r, c, p, q], yf[n, r, :L])
 
 
 @njit(parallel=True, **_JIT)
-def _backward_data_s1(dyf, w, dxf, Wp, L, dh, dw, groups):
-    """dyf (N, F, Ho*Wp, zero between rows), w -> dxf (N, C, Hp*Wp) += the transposed taps."""
+def _backward_data_flat(dyf, w, dxf, S, phase, offset, L, groups):
+    """dyf (N, F, Ho*Wq, zero between rows), w -> dxf (N, C*S, Hq*Wq) phase planes += the
+    transposed taps."""
     N, F = dyf.shape[:2]
     _, Cg, kh, kw = w.shape
     Fg = F // groups
@@ -96,15 +104,17 @@ def _backward_data_s1(dyf, w, dxf, Wp, L, dh, dw, groups):
                     ds = dyf[n, f, :L]
                     for p in range(kh):
                         for q in range(kw):
-                            off = p * dh * Wp + q * dw
+                            off, a = offset[p, q], phase[p, q]
                             if blocked:
                                 _axpy4(ds, w[f, c, p, q], w[f, c + 1, p, q], w[f, c + 2, p, q],
-                                       w[f, c + 3, p, q], dxf[n, ch, off:off + L],
-                                       dxf[n, ch + 1, off:off + L], dxf[n, ch + 2, off:off + L],
-                                       dxf[n, ch + 3, off:off + L])
+                                       w[f, c + 3, p, q], dxf[n, ch * S + a, off:off + L],
+                                       dxf[n, (ch + 1) * S + a, off:off + L],
+                                       dxf[n, (ch + 2) * S + a, off:off + L],
+                                       dxf[n, (ch + 3) * S + a, off:off + L])
                             else:
                                 for r in range(c, min(c + BLOCK, Cg)):
-                                    _axpy(ds, w[f, r, p, q], dxf[n, g * Cg + r, off:off + L])
+                                    _axpy(ds, w[f, r, p, q],
+                                          dxf[n, (g * Cg + r) * S + a, off:off + L])
 
 
 @njit(**_JIT)
@@ -128,8 +138,9 @@ def _dot(x, d, zero):
 
 
 @njit(parallel=True, **_JIT)
-def _backward_weights_s1(dyf, xf, dwt, Wp, L, dh, dw, groups, zero):
-    """dwt (F, Cg, kh, kw) = sum over images and output positions of dy * shifted x."""
+def _backward_weights_flat(dyf, xf, dwt, S, phase, offset, L, groups, zero):
+    """dwt (F, Cg, kh, kw) = sum over images and output positions of dy * the shifted phase
+    plane of x that each tap reads."""
     N, F = dyf.shape[:2]
     _, Cg, kh, kw = dwt.shape
     Fg = F // groups
@@ -142,9 +153,9 @@ def _backward_weights_s1(dyf, xf, dwt, Wp, L, dh, dw, groups, zero):
             for c in range(Cg):
                 for p in range(kh):
                     for q in range(kw):
-                        off = p * dh * Wp + q * dw
+                        off, a = offset[p, q], phase[p, q]
                         if blocked:
-                            xs = xf[n, c0 + c, off:off + L]
+                            xs = xf[n, (c0 + c) * S + a, off:off + L]
                             s0, s1, s2, s3 = _dot4(xs, dyf[n, f, :L], dyf[n, f + 1, :L],
                                                    dyf[n, f + 2, :L], dyf[n, f + 3, :L], zero)
                             dwt[f, c, p, q] += s0
@@ -153,31 +164,15 @@ def _backward_weights_s1(dyf, xf, dwt, Wp, L, dh, dw, groups, zero):
                             dwt[f + 3, c, p, q] += s3
                         else:
                             for r in range(f, min(f + BLOCK, F)):
-                                cr = (r // Fg) * Cg + c
-                                dwt[r, c, p, q] += _dot(xf[n, cr, off:off + L], dyf[n, r, :L], zero)
+                                plane = ((r // Fg) * Cg + c) * S + a
+                                dwt[r, c, p, q] += _dot(xf[n, plane, off:off + L],
+                                                        dyf[n, r, :L], zero)
 
 
-@njit(parallel=True, **_JIT)
-def _forward_strided(xp, w, y, sh, sw, dh, dw, groups):
-    N = xp.shape[0]
-    F, Cg, kh, kw = w.shape
-    _, _, Ho, Wo = y.shape
-    Fg = F // groups
-    for n in prange(N):
-        for f in range(F):
-            c0 = (f // Fg) * Cg
-            for c in range(Cg):
-                for p in range(kh):
-                    for q in range(kw):
-                        tap = w[f, c, p, q]
-                        for i in range(Ho):
-                            row = xp[n, c0 + c, i * sh + p * dh]
-                            for j in range(Wo):
-                                y[n, f, i, j] += tap * row[j * sw + q * dw]
-
+# Plain loops, for a backward pass with a non-finite x or w (see conv2d_backward).
 
 @njit(parallel=True, **_JIT)
-def _backward_data_strided(dy, w, dxp, sh, sw, dh, dw, groups):
+def _backward_data_plain(dy, w, dxp, sh, sw, dh, dw, groups):
     N, F, Ho, Wo = dy.shape
     _, Cg, kh, kw = w.shape
     Fg = F // groups
@@ -195,7 +190,7 @@ def _backward_data_strided(dy, w, dxp, sh, sw, dh, dw, groups):
 
 
 @njit(parallel=True, **_JIT)
-def _backward_weights_strided(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
+def _backward_weights_plain(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
     N, F, Ho, Wo = dy.shape
     _, Cg, kh, kw = dwt.shape
     Fg = F // groups
@@ -215,64 +210,61 @@ def _backward_weights_strided(dy, xp, dwt, sh, sw, dh, dw, groups, zero):
 
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
-    strides other than 1 take the plain loops."""
+    strides by the polyphase split, non-finite backward inputs by plain loops."""
     return None
 
 
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """Stride 1: flat-row taps on the padded width, cropped; other strides: plain loops."""
+    """Flat-row taps on the phase planes of the padded input (width Wq), cropped."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
-    xp = np.ascontiguousarray(pad_nchw(x, geo.pad))
     w = np.ascontiguousarray(w)
-    if geo.stride == (1, 1):
-        L = (geo.Ho - 1) * geo.Wp + geo.Wo
-        y_wide = np.zeros((geo.N, geo.F, geo.Ho, geo.Wp), dtype=geo.dtype)
-        _forward_s1(xp.reshape(geo.N, geo.C, -1), w, y_wide.reshape(geo.N, geo.F, -1),
-                    geo.Wp, L, *geo.dilation, geo.groups)
-        y = np.ascontiguousarray(y_wide[..., :geo.Wo])
-    else:
-        y = np.zeros(geo.y_shape, dtype=geo.dtype)
-        _forward_strided(xp, w, y, *geo.stride, *geo.dilation, geo.groups)
+    planes, Wq = phases.deal(x, geo)
+    S, phase, offset, L = phases.taps(geo, Wq)
+    y_wide = np.zeros((geo.N, geo.F, geo.Ho, Wq), dtype=geo.dtype)
+    _forward_flat(planes, w, y_wide.reshape(geo.N, geo.F, -1), S, phase, offset, L,
+                  geo.groups)
+    y = np.ascontiguousarray(y_wide[..., :geo.Wo])
     if b is not None:
         y += b[:, None, None]
-    return y, (xp, w, geo)
+    return y, (x, planes, Wq, w, geo)
 
 
 @quiet_nonfinite
 def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
-    """dx and dw by the same flat-row taps (finite stride-1 inputs) or plain loops."""
-    xp, w, geo = cache
+    """dx and dw by the same flat-row taps (finite inputs) or plain loops."""
+    x, planes, Wq, w, geo = cache
     check_grad(dy, geo)
     dx = dw = db = None
     # The flat-row kernels also multiply the dropped columns (dy = 0 there) by real values
     # of w (for dx) and of x (for dw); 0 * inf = NaN would leak into taps whose windows never
     # saw that value, so a non-finite w or x takes the plain loops (one check pass each).
-    flat_dx = compute_dx and geo.stride == (1, 1) and np.isfinite(w).all()
-    flat_dw = compute_dw and geo.stride == (1, 1) and np.isfinite(xp).all()
-    L = (geo.Ho - 1) * geo.Wp + geo.Wo
+    flat_dx = compute_dx and np.isfinite(w).all()
+    flat_dw = compute_dw and np.isfinite(x).all()
+    S, phase, offset, L = phases.taps(geo, Wq)
     if flat_dx or flat_dw:
-        dy_wide = np.zeros((geo.N, geo.F, geo.Ho, geo.Wp), dtype=geo.dtype)
+        dy_wide = np.zeros((geo.N, geo.F, geo.Ho, Wq), dtype=geo.dtype)
         dy_wide[..., :geo.Wo] = dy  # the extra columns stay zero: they must add nothing
         dyf = dy_wide.reshape(geo.N, geo.F, -1)
-    if not (flat_dx and flat_dw):
-        dy = np.ascontiguousarray(dy)
+    if compute_dx > flat_dx or compute_dw > flat_dw:  # a plain-loop pass: needs xp, dy
+        dy, xp = np.ascontiguousarray(dy), pad_nchw(np.ascontiguousarray(x), geo.pad)
     if compute_dx:
-        dxp = np.zeros_like(xp)
         if flat_dx:
-            _backward_data_s1(dyf, w, dxp.reshape(geo.N, geo.C, -1), geo.Wp, L, *geo.dilation,
-                              geo.groups)
+            dx_planes = np.zeros_like(planes)
+            _backward_data_flat(dyf, w, dx_planes, S, phase, offset, L, geo.groups)
+            dx = phases.undeal(dx_planes, geo, Wq)
         else:
-            _backward_data_strided(dy, w, dxp, *geo.stride, *geo.dilation, geo.groups)
-        dx = geo.crop(dxp)
+            dxp = np.zeros_like(xp)
+            _backward_data_plain(dy, w, dxp, *geo.stride, *geo.dilation, geo.groups)
+            dx = geo.crop(dxp)
     if compute_dw:
         dw = np.empty_like(w)
         if flat_dw:
-            _backward_weights_s1(dyf, xp.reshape(geo.N, geo.C, -1), dw, geo.Wp, L,
-                                 *geo.dilation, geo.groups, geo.dtype.type(0))
+            _backward_weights_flat(dyf, planes, dw, S, phase, offset, L, geo.groups,
+                                   geo.dtype.type(0))
         else:
-            _backward_weights_strided(dy, xp, dw, *geo.stride, *geo.dilation, geo.groups,
-                                      geo.dtype.type(0))
+            _backward_weights_plain(dy, xp, dw, *geo.stride, *geo.dilation, geo.groups,
+                                    geo.dtype.type(0))
         db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
     return dx, dw, db
