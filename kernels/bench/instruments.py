@@ -42,10 +42,15 @@ def measure(fn, repeats, *, warmup=1):
             samples.append((time.perf_counter() - start) / calls)
     finally:
         gc.enable()
+    return summary(samples, calls, first)
+
+
+def summary(samples, calls_per_sample=1, first_call=None):
+    """measure()'s statistics of per-call seconds sampled elsewhere."""
     p25, median, p75 = np.percentile(samples, [25, 50, 75])
     return dict(median=float(median), p25=float(p25), p75=float(p75),
-                min=float(np.min(samples)), repeats=repeats, calls_per_sample=calls,
-                first_call=first)
+                min=float(np.min(samples)), repeats=len(samples),
+                calls_per_sample=calls_per_sample, first_call=first_call)
 
 
 def measure_once(fn):

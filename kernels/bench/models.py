@@ -6,6 +6,8 @@ which sits above the backends.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from cnn.layers import softmax_cross_entropy
@@ -14,7 +16,7 @@ from cnn.optim import Adam
 from cnn.torch_twin import torch_model
 
 from .. import get_backend
-from .instruments import measure
+from .instruments import measure, summary
 
 BATCH = 64
 EVAL_IMAGES, EVAL_BATCH = 10_000, 500
@@ -31,19 +33,40 @@ def can_run(arch, backend_name, dtype=np.float32) -> bool:
     return model.unsupported() is None
 
 
-def train_step(arch, backend_name, dtype, repeats, batch=BATCH, first_layer_dx=False):
-    """One optimisation step (forward, loss, backward, Adam update) of our CNN; with
-    first_layer_dx it also computes the first layer's input gradient, which training never
-    needs (to measure what skipping it saves)."""
+def _stepper(arch, backend_name, dtype, batch):
+    """step(input_grad): one optimisation step (forward, loss, backward, Adam update) of our
+    CNN; input_grad=True also computes the first layer's input gradient, which training never
+    needs."""
     model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
     optimizer = Adam()
     x, labels = _batch(dtype, batch)
 
-    def step():
+    def step(input_grad=False):
         _, dlogits = softmax_cross_entropy(model.forward(x), labels)
-        model.backward(dlogits, input_grad=first_layer_dx)
+        model.backward(dlogits, input_grad=input_grad)
         optimizer.step(model.parameters())
-    return dict(step=measure(step, repeats, warmup=2))
+    return step
+
+
+def train_step(arch, backend_name, dtype, repeats, batch=BATCH):
+    """One training step of our CNN, as `python -m cnn train` runs it."""
+    return dict(step=measure(_stepper(arch, backend_name, dtype, batch), repeats, warmup=2))
+
+
+def first_layer_dx(arch, backend_name, dtype, repeats, batch=BATCH):
+    """What skipping the first layer's dx saves: the step without it and with it, alternated
+    step by step on one model, 3 x repeats pairs, so that the machine's drift and noise hit
+    both alike (two separate measurements differed by more than the saving)."""
+    step = _stepper(arch, backend_name, dtype, batch)
+    for _ in range(2):  # warm-up: JIT, auto's measurements, buffers
+        step(False), step(True)
+    samples = {False: [], True: []}
+    for _ in range(3 * repeats):
+        for input_grad in (False, True):
+            start = time.perf_counter()
+            step(input_grad)
+            samples[input_grad].append(time.perf_counter() - start)
+    return dict(skipped=summary(samples[False]), computed=summary(samples[True]))
 
 
 def evaluate(arch, backend_name, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):

@@ -112,8 +112,8 @@ def run(plan: Plan) -> dict:
                                              if models.can_run(arch, b, dtype)})
             if section == "train":  # what skipping the first layer's dx saves, for auto
                 for backend in (b for b in model_backends if role(b) == DISPATCHER):
-                    entry["results"][backend]["step_with_first_dx"] = models.train_step(
-                        arch, backend, dtype, samples, first_layer_dx=True)["step"]
+                    entry["results"][backend]["first_layer_dx"] = models.first_layer_dx(
+                        arch, backend, dtype, samples)
             if torch_version:
                 entry["results"]["torch"] = theirs(arch, dtype, samples)
             _time_vs_torch(entry, key)

@@ -208,6 +208,11 @@ def test_report_train_steps(tiny_report):
     for r in entry["results"].values():
         _check_stats(r["step"])
         assert r["time_vs_torch"] is None
+    # the dispatcher's step with and without the first layer's dx, 3 pairs per repeat
+    pair = entry["results"]["auto"]["first_layer_dx"]
+    for key in ("skipped", "computed"):
+        _check_stats(pair[key], repeats=3)
+    assert "first_layer_dx" not in entry["results"]["im2col"]
     assert data["evaluate"] == []  # section not requested
 
 

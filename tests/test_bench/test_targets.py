@@ -107,7 +107,9 @@ def test_error_ratios_take_the_worst_quantity():
 def test_dispatcher_step_and_first_layer_saving():
     steps = dict(arch="convnet", results={
         "im2col": dict(step=stats(10)), "numba": dict(step=stats(12)),
-        "auto": dict(step=stats(8), step_with_first_dx=stats(10)), "torch": dict(step=stats(4))})
+        "auto": dict(step=stats(8), first_layer_dx=dict(skipped=stats(8.8),
+                                                        computed=stats(11))),
+        "torch": dict(step=stats(4))})
     r = report(train_steps=[steps])
     assert readers.dispatcher_step_vs_best("convnet")(r) == (pytest.approx(0.8),
                                                              "auto / best single: im2col")
