@@ -5,9 +5,10 @@ Two sweeps at a fixed batch, stride 1 and 'same' padding (the output is the inpu
 kernel size x channels (C = F) at one image size, and kernel size x image size at one
 channel count. At each point every registered algorithm that supports the layer, and
 PyTorch when installed, is timed on forward + backward-data + backward-weights (warmed up,
-median of the samples); the point records every time, the winner, the runner-up's time
-over the winner's ("margin") and the winner's time over PyTorch's. The heatmap colours each
-cell by its winner and prints the two ratios.
+median of the samples, the contenders' samples taking turns so that a burst of load on the
+shared machine does not fall on one of them alone); the point records every time, the
+winner, the runner-up's time over the winner's ("margin") and the winner's time over
+PyTorch's. The heatmap colours each cell by its winner and prints the two ratios.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .. import ALGORITHM, available, get_backend
 from ..shapes import conv2d_geometry
 from ..support import runtime
 from ..support.files import atomic_write, writable_problem
-from .instruments import measure
+from .instruments import measure_alternated
 
 KERNELS = (1, 3, 5, 7, 9, 11)
 CHANNELS = (1, 4, 16, 64, 256)
@@ -62,14 +63,16 @@ def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32):
     """Seconds of forward + both backward passes per contender at one point of the map."""
     x, w, b, dy = _arrays(N, C, H, k, dtype)
     geo = conv2d_geometry(x, w, b, padding="same")
-    seconds = {}
+    contenders = {}
     for name in backends:
         backend = get_backend(name)
         unsupported = getattr(backend, "unsupported", lambda geometry: None)
         if unsupported(geo) is None:
-            seconds[name] = measure(_ours(backend, x, w, b, dy), repeats)["median"]
+            contenders[name] = _ours(backend, x, w, b, dy)
     if with_torch:
-        seconds["torch"] = measure(_torch(x, w, b, dy), repeats)["median"]
+        contenders["torch"] = _torch(x, w, b, dy)
+    seconds = {name: stats["median"]
+               for name, stats in measure_alternated(contenders, repeats).items()}
     ours = sorted((s, n) for n, s in seconds.items() if n != "torch")
     winner = ours[0][1] if ours else None
     return dict(N=N, C=C, H=H, k=k, flops=3 * geo.flops, seconds=seconds, winner=winner,
@@ -143,7 +146,7 @@ def main(argv=None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="every time at every point")
     parser.add_argument("--plot", metavar="PNG", help="the heatmap (needs matplotlib)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=runtime.usable_cores())
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--quick", action="store_true",

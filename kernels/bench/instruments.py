@@ -22,27 +22,37 @@ MIN_SAMPLE_SECONDS = 2e-3
 def measure(fn, repeats, *, warmup=1):
     """Median and spread (seconds per call) of `repeats` samples of fn(), and how long the
     first warm-up call took (for Numba: compilation or loading its on-disk cache)."""
-    first = None
-    for _ in range(warmup):
+    return measure_alternated({"fn": fn}, repeats, warmup=warmup)["fn"]
+
+
+def measure_alternated(contenders, repeats, *, warmup=1):
+    """measure() of several contenders ({name: fn}) whose samples take turns: sample r of
+    every contender is taken before sample r + 1 of any, so a burst of load from the shared
+    machine lands on all of them rather than on every sample of one."""
+    first, calls = {}, {}
+    for name, fn in contenders.items():
+        for _ in range(warmup):
+            start = time.perf_counter()
+            fn()
+            first.setdefault(name, time.perf_counter() - start)
         start = time.perf_counter()
         fn()
-        first = time.perf_counter() - start if first is None else first
-    calls, start = 1, time.perf_counter()
-    fn()
-    once = time.perf_counter() - start
-    if once < MIN_SAMPLE_SECONDS:
-        calls = int(np.ceil(MIN_SAMPLE_SECONDS / max(once, 1e-7)))
-    samples = []
-    gc.disable()  # a collection inside one sample would be charged to that backend
+        once = time.perf_counter() - start
+        calls[name] = 1 if once >= MIN_SAMPLE_SECONDS else \
+            int(np.ceil(MIN_SAMPLE_SECONDS / max(once, 1e-7)))
+    samples = {name: [] for name in contenders}
+    gc.disable()  # a collection inside one sample would be charged to that contender
     try:
         for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            samples.append((time.perf_counter() - start) / calls)
+            for name, fn in contenders.items():
+                start = time.perf_counter()
+                for _ in range(calls[name]):
+                    fn()
+                samples[name].append((time.perf_counter() - start) / calls[name])
     finally:
         gc.enable()
-    return summary(samples, calls, first)
+    return {name: summary(samples[name], calls[name], first.get(name))
+            for name in contenders}
 
 
 def summary(samples, calls_per_sample=1, first_call=None):

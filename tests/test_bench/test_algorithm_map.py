@@ -13,8 +13,8 @@ from kernels.bench import algorithm_map
 
 @pytest.fixture
 def fake_times(monkeypatch):
-    """measure() returns a fixed time per contender: which one runs is read from the
-    closure the map hands it (our backends) or marked as PyTorch's."""
+    """measure_alternated() returns a fixed time per contender: which one runs is read from
+    the closure the map hands it (our backends) or marked as PyTorch's."""
     times = {"im2col": 4.0, "numba": 2.0, "strided": 8.0, "torch": 1.0}
 
     def ours(backend, *arrays):
@@ -24,8 +24,8 @@ def fake_times(monkeypatch):
         return ("ours", "torch")
     monkeypatch.setattr(algorithm_map, "_ours", ours)
     monkeypatch.setattr(algorithm_map, "_torch", torch)
-    monkeypatch.setattr(algorithm_map, "measure",
-                        lambda step, repeats: dict(median=times[step[1]]))
+    monkeypatch.setattr(algorithm_map, "measure_alternated", lambda contenders, repeats: {
+        name: dict(median=times[step[1]]) for name, step in contenders.items()})
     return times
 
 

@@ -53,6 +53,27 @@ def test_measure_slow_calls_are_sampled_one_by_one(monkeypatch):
                          calls_per_sample=1, first_call=0.5)
 
 
+def test_measure_alternated_takes_turns(monkeypatch):
+    """Each contender is warmed up and probed first; then the samples alternate a, b, a, b,
+    so a slow spell of the machine (here: calls 6 and 7, b's first sample and a's second)
+    hits both, and each one's statistics are its own."""
+    clock = FakeClock()
+    monkeypatch.setattr(instruments, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    order = []
+
+    def contender(name, seconds):
+        def fn():
+            order.append(name)
+            clock.now += seconds * (4 if len(order) in (6, 7) else 1)  # the slow spell
+        return fn
+    stats = instruments.measure_alternated(
+        {"a": contender("a", 0.25), "b": contender("b", 0.5)}, 3, warmup=1)
+    assert order == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert stats["a"]["median"] == 0.25 and stats["a"]["repeats"] == 3
+    assert stats["b"]["median"] == 0.5 and stats["b"]["first_call"] == 0.5
+    assert stats["a"]["p75"] == 0.625 and stats["b"]["p75"] == 1.25  # the spell: 1.0 and 2.0
+
+
 def test_measure_re_enables_gc_when_fn_fails():
     state = {"n": 0}
 
