@@ -1,11 +1,13 @@
 """Single layers: one backend, or PyTorch, on one named case of `kernels.cases`.
 
 A convolution is timed as its three passes apart - forward, backward-data (dx) and
-backward-weights (dw, db) - each on its own warm cache, as DeepBench and oneDNN's benchdnn
-do; a pool as forward and backward (its backward is a backward-data pass). Workspace is
-measured in a separate, untimed forward + full backward. The reference backend takes
-seconds per call, so it gets one sample, and with `quick` a few images whose time is scaled
-to the batch (its cost is exactly linear in the batch).
+backward-weights (dw, db) - as DeepBench and oneDNN's benchdnn do; a pool as forward and
+backward (its backward is a backward-data pass). `prepare` makes one contender's passes
+ready, the report times every contender of a case together (their samples take turns, see
+`instruments.measure_alternated`), `finish` turns the timings into the contender's result.
+Workspace is measured in a separate, untimed forward + full backward. The reference backend
+takes seconds per call, so it gets one sample, and with `quick` a few images whose time is
+scaled to the batch (its cost is exactly linear in the batch).
 
 Accuracy: the error of y, dx and dw against a float64 reference (im2col in float64, itself
 tested against the naive definition), in units of eps(dtype) * sum|terms| - the rounding
@@ -20,7 +22,7 @@ import time
 import numpy as np
 
 from .. import REFERENCE, get_backend, role
-from .instruments import measure, measure_once, workspace_bytes
+from .instruments import measure, workspace_bytes
 
 REFERENCE_PROBE_BATCH = 4  # --quick: the reference on this many images, scaled to the batch
 
@@ -50,36 +52,39 @@ def _pool_passes(backend, case, x, dy):
         cache
 
 
-def time_case(case, backend_name, dtype, repeats, quick):
-    """Timings of every pass, workspace and first-call cost of one backend on one case."""
+def prepare(case, backend_name, dtype, quick):
+    """One backend made ready on one case: its passes as calls to time, a forward + full
+    backward for the workspace meter, and the first forward's cost."""
     backend = get_backend(backend_name)
     arrays = case.arrays(dtype)
     scale, note = 1.0, None
-    if role(backend_name) == REFERENCE:
-        if quick:
-            x, *middle, dy = arrays
-            arrays = (x[:REFERENCE_PROBE_BATCH], *middle, dy[:REFERENCE_PROBE_BATCH])
-            scale = case.N / REFERENCE_PROBE_BATCH
-            note = f"extrapolated from batch {REFERENCE_PROBE_BATCH}"
+    if role(backend_name) == REFERENCE and quick:
+        x, *middle, dy = arrays
+        arrays = (x[:REFERENCE_PROBE_BATCH], *middle, dy[:REFERENCE_PROBE_BATCH])
+        scale = case.N / REFERENCE_PROBE_BATCH
+        note = f"extrapolated from batch {REFERENCE_PROBE_BATCH}"
     start = time.perf_counter()  # the first forward: for Numba, compilation or cache load
     passes, both, cache = (_conv_passes if case.kind == "conv" else _pool_passes)(
         backend, case, *arrays)
-    first_call = time.perf_counter() - start
-    timer = measure_once if role(backend_name) == REFERENCE else \
-        (lambda fn: measure(fn, repeats))
-    result = {name: timer(fn) for name, fn in passes.items()}
-    # The first call of each pass (measure's warm-up): Numba compiles here.
-    result["first_call_seconds"] = first_call + sum(result[p]["first_call"] for p in passes
-                                                    if p != "forward")
-    for name in passes:
-        result[name] = {k: v * scale if isinstance(v, float) else v
-                        for k, v in result[name].items()}
-    result["workspace_bytes"] = None if scale != 1.0 else workspace_bytes(both)
-    if note:
-        result["note"] = note
-    winner = getattr(backend, "winner", None)  # a dispatcher says who computed the layer
+    return dict(backend=backend, passes=passes, both=both, cache=cache, scale=scale,
+                note=note, first_call=time.perf_counter() - start)
+
+
+def finish(prepared, timings):
+    """A backend's result on a case from its prepare() and the timings of its passes
+    ({pass: measure()'s statistics}): times scaled to the batch, first-call cost (where Numba
+    compiles), workspace, and for a dispatcher the backend it chose."""
+    passes, scale = prepared["passes"], prepared["scale"]
+    result = {name: {k: v * scale if isinstance(v, float) else v
+                     for k, v in timings[name].items()} for name in passes}
+    result["first_call_seconds"] = prepared["first_call"] + sum(
+        timings[p]["first_call"] for p in passes if p != "forward")
+    result["workspace_bytes"] = None if scale != 1.0 else workspace_bytes(prepared["both"])
+    if prepared["note"]:
+        result["note"] = prepared["note"]
+    winner = getattr(prepared["backend"], "winner", None)  # a dispatcher says who computed
     if winner is not None:
-        result["chose"] = winner(cache)
+        result["chose"] = winner(prepared["cache"])
     return result
 
 
@@ -112,9 +117,9 @@ def workspace_cap_case(case, backend_name, dtype, repeats):
                 peak_bytes=peak, padded_bytes=padded, chunks=chunks)
 
 
-def torch_case(case, dtype, repeats):
-    """PyTorch's CPU kernels on the same arrays: forward, and each backward pass through
-    autograd asked for only its own gradients (so it computes only those)."""
+def torch_passes(case, dtype):
+    """PyTorch's CPU kernels on the same arrays, as calls to time: forward, and each backward
+    pass through autograd asked for only its own gradients (so it computes only those)."""
     import torch
     import torch.nn.functional as F
 
@@ -134,7 +139,7 @@ def torch_case(case, dtype, repeats):
         y = pool(x, case.k)
         passes = dict(forward=lambda: pool(x, case.k),
                       backward_data=lambda: torch.autograd.grad(y, [x], dy, retain_graph=True))
-    return {name: measure(fn, repeats) for name, fn in passes.items()}
+    return passes
 
 
 def reference(case, dtype):

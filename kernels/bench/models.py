@@ -16,7 +16,7 @@ from cnn.optim import Adam
 from cnn.torch_twin import torch_model
 
 from .. import get_backend
-from .instruments import measure, summary
+from .instruments import summary
 
 BATCH = 64
 EVAL_IMAGES, EVAL_BATCH = 10_000, 500
@@ -48,9 +48,10 @@ def _stepper(arch, backend_name, dtype, batch):
     return step
 
 
-def train_step(arch, backend_name, dtype, repeats, batch=BATCH):
-    """One training step of our CNN, as `python -m cnn train` runs it."""
-    return dict(step=measure(_stepper(arch, backend_name, dtype, batch), repeats, warmup=2))
+def train_step(arch, backend_name, dtype, batch=BATCH):
+    """One training step of our CNN, as `python -m cnn train` runs it, as a call to time."""
+    step = _stepper(arch, backend_name, dtype, batch)
+    return lambda: step(False)
 
 
 def first_layer_dx(arch, backend_name, dtype, repeats, batch=BATCH):
@@ -69,14 +70,15 @@ def first_layer_dx(arch, backend_name, dtype, repeats, batch=BATCH):
     return dict(skipped=summary(samples[False]), computed=summary(samples[True]))
 
 
-def evaluate(arch, backend_name, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):
-    """Logits for `images` test-sized images, in batches, as `cnn evaluate` does."""
+def evaluate(arch, backend_name, dtype, images=EVAL_IMAGES, batch=EVAL_BATCH):
+    """Logits for `images` test-sized images, in batches, as `cnn evaluate` does, as a call
+    to time."""
     model = build_model(arch, backend=get_backend(backend_name), dtype=dtype)
     x = np.random.default_rng(0).standard_normal((images, 1, 28, 28)).astype(dtype)
-    return dict(evaluate=measure(lambda: model.predict_logits(x, batch), repeats))
+    return lambda: model.predict_logits(x, batch)
 
 
-def torch_train_step(arch, dtype, repeats, batch=BATCH):
+def torch_train_step(arch, dtype, batch=BATCH):
     """The same step for PyTorch's twin: forward, cross-entropy, autograd, torch.optim.Adam."""
     import torch
 
@@ -88,10 +90,10 @@ def torch_train_step(arch, dtype, repeats, batch=BATCH):
         optimizer.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(x), labels).backward()
         optimizer.step()
-    return dict(step=measure(step, repeats, warmup=2))
+    return step
 
 
-def torch_evaluate(arch, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):
+def torch_evaluate(arch, dtype, images=EVAL_IMAGES, batch=EVAL_BATCH):
     """The twin's logits for the same images, without autograd."""
     import torch
 
@@ -102,4 +104,4 @@ def torch_evaluate(arch, dtype, repeats, images=EVAL_IMAGES, batch=EVAL_BATCH):
     def run():
         with torch.no_grad():
             return [model(x[i:i + batch]) for i in range(0, images, batch)]
-    return dict(evaluate=measure(run, repeats))
+    return run

@@ -98,24 +98,25 @@ def run(plan: Plan) -> dict:
 
     # Whole models: the reference is left out (minutes per step); the layer cases show its rung.
     model_backends = [b for b in plan.backends if role(b) != REFERENCE]
-    for section, key, ours, theirs, samples in (
-            ("train", "step", models.train_step, models.torch_train_step, plan.repeats),
+    for section, key, ours, theirs, samples, warmup in (
+            ("train", "step", models.train_step, models.torch_train_step, plan.repeats, 2),
             ("eval", "evaluate", models.evaluate, models.torch_evaluate,
-             max(1, plan.repeats // 5))):
+             max(1, plan.repeats // 5), 1)):
         if section not in plan.sections:
             continue
         report_key = "train_steps" if section == "train" else "evaluate"
         for arch in plan.archs:
+            contenders = {b: ours(arch, b, dtype) for b in model_backends
+                          if models.can_run(arch, b, dtype)}
+            if torch_version:
+                contenders["torch"] = theirs(arch, dtype)
+            timed = instruments.measure_alternated(contenders, samples, warmup=warmup)
             entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
-                         arch=arch, results={b: ours(arch, b, dtype, samples)
-                                             for b in model_backends
-                                             if models.can_run(arch, b, dtype)})
+                         arch=arch, results={b: {key: stats} for b, stats in timed.items()})
             if section == "train":  # what skipping the first layer's dx saves, for auto
                 for backend in (b for b in model_backends if role(b) == DISPATCHER):
                     entry["results"][backend]["first_layer_dx"] = models.first_layer_dx(
                         arch, backend, dtype, samples)
-            if torch_version:
-                entry["results"]["torch"] = theirs(arch, dtype, samples)
             _time_vs_torch(entry, key)
             report[report_key].append(entry)
             render.print_model(entry, report_key)
@@ -166,11 +167,22 @@ def _measure_case(case, plan, dtype, torch_version):
         reasons = {b: get_backend(b).unsupported(case.geometry()) for b in backends}
         entry["unsupported"] = {b: r for b, r in reasons.items() if r is not None}
         backends = [b for b in backends if reasons[b] is None]
-    for backend in backends:
-        entry["results"][backend] = layers.time_case(case, backend, dtype, plan.repeats,
-                                                     plan.quick)
+    prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
+    timings = {b: {name: instruments.measure_once(fn) for name, fn in p["passes"].items()}
+               for b, p in prepared.items() if role(b) == REFERENCE}
+    # The others' samples take turns, PyTorch's included, so the ratios between them are
+    # not at the mercy of when a burst of load hit the shared machine.
+    contenders = {(b, name): fn for b, p in prepared.items() if b not in timings
+                  for name, fn in p["passes"].items()}
     if torch_version:
-        entry["results"]["torch"] = layers.torch_case(case, dtype, plan.repeats)
+        contenders.update({("torch", name): fn
+                           for name, fn in layers.torch_passes(case, dtype).items()})
+    for (b, name), stats in instruments.measure_alternated(contenders, plan.repeats).items():
+        timings.setdefault(b, {})[name] = stats
+    for backend in backends:
+        entry["results"][backend] = layers.finish(prepared[backend], timings[backend])
+    if torch_version:
+        entry["results"]["torch"] = timings["torch"]
     if case.kind == "conv":
         geo = case.geometry()
         entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)

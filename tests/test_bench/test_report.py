@@ -249,6 +249,29 @@ def test_report_with_torch(tmp_path):
     assert any(line.split()[:1] == ["torch"] for line in stdout.splitlines())
 
 
+def test_the_contenders_of_a_case_and_of_a_step_take_turns(tmp_path, monkeypatch):
+    """Every backend's passes (and PyTorch's) on a case are timed in one alternated
+    measurement, as are the training steps; naive, minutes per step elsewhere, is timed
+    apart, once per pass."""
+    import kernels.bench.instruments as instruments
+
+    calls = []
+    real = instruments.measure_alternated
+
+    def spy(contenders, repeats, **kwargs):
+        if list(contenders) != ["fn"]:  # measure() of one thing: the GEMM rate, bandwidth
+            calls.append(sorted(contenders, key=str))
+        return real(contenders, repeats, **kwargs)
+    monkeypatch.setattr(instruments, "measure_alternated", spy)
+    code, _ = run_report(["--cases", "tiny.conv", "--backends", "naive,im2col,numba",
+                          "--repeats", "1", "--sections", "conv,train", "--threads", "1",
+                          "--no-torch", "--no-malloc-reuse", "--quick"])
+    assert code == 0
+    passes = ("backward_data", "backward_weights", "forward")
+    assert calls == [[(b, p) for b in ("im2col", "numba") for p in passes],
+                     ["im2col", "numba"]]
+
+
 def test_report_quick_naive_is_extrapolated_from_four_images(tmp_path, monkeypatch):
     """--quick times naive on NAIVE_PROBE_BATCH = 4 images (checked on every call it
     receives) and scales to the batch; the row says so and has no workspace."""
