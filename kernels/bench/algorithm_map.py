@@ -5,7 +5,7 @@ Two sweeps at a fixed batch, stride 1 and 'same' padding (the output is the inpu
 kernel size x channels (C = F) at one image size, and kernel size x image size at one
 channel count. At each point every registered algorithm that supports the layer, and
 PyTorch when installed, is timed on forward + backward-data + backward-weights (warmed up,
-median of the samples, the contenders' samples taking turns so that a burst of load on the
+median of the samples, the contenders taking turns in blocks so that a burst of load on the
 shared machine does not fall on one of them alone); the point records every time, the
 winner, the runner-up's time over the winner's ("margin") and the winner's time over
 PyTorch's. The heatmap colours each cell by its winner and prints the two ratios.

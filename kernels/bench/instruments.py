@@ -17,6 +17,7 @@ import tracemalloc
 import numpy as np
 
 MIN_SAMPLE_SECONDS = 2e-3
+SETTLE_SECONDS = 0.1
 
 
 def measure(fn, repeats, *, warmup=1):
@@ -25,10 +26,16 @@ def measure(fn, repeats, *, warmup=1):
     return measure_alternated({"fn": fn}, repeats, warmup=warmup)["fn"]
 
 
-def measure_alternated(contenders, repeats, *, warmup=1):
-    """measure() of several contenders ({name: fn}) whose samples take turns: sample r of
-    every contender is taken before sample r + 1 of any, so a burst of load from the shared
-    machine lands on all of them rather than on every sample of one."""
+def measure_alternated(contenders, repeats, *, warmup=1, rounds=3):
+    """measure() of several contenders ({name: fn}) that take turns, so that a burst of load
+    from the shared machine lands on all of them rather than on every sample of one: the
+    samples are taken in `rounds` blocks of about repeats / rounds samples per contender,
+    every block opened by SETTLE_SECONDS of untimed calls (at least one). Contenders have
+    thread pools of their own (PyTorch's OpenMP, Numba's, OpenBLAS's), and the first calls
+    after another runtime ran are slower: measured, PyTorch's convnet training step is
+    20 ms alone, 40-50 ms when it alternates call by call with ours, 19-20 ms in blocks
+    opened by 0.1 s of settling (one settling call was not enough: 27-30 ms).
+    rounds=None: sample by sample, without settling (for contenders that share a runtime)."""
     first, calls = {}, {}
     for name, fn in contenders.items():
         for _ in range(warmup):
@@ -40,15 +47,24 @@ def measure_alternated(contenders, repeats, *, warmup=1):
         once = time.perf_counter() - start
         calls[name] = 1 if once >= MIN_SAMPLE_SECONDS else \
             int(np.ceil(MIN_SAMPLE_SECONDS / max(once, 1e-7)))
+    settle = rounds is not None and len(contenders) > 1
+    blocks = [1] * repeats if rounds is None else \
+        [len(part) for part in np.array_split(np.arange(repeats), min(rounds, repeats))]
     samples = {name: [] for name in contenders}
     gc.disable()  # a collection inside one sample would be charged to that contender
     try:
-        for _ in range(repeats):
+        for block in blocks:
             for name, fn in contenders.items():
-                start = time.perf_counter()
-                for _ in range(calls[name]):
+                if settle:
+                    start = time.perf_counter()
                     fn()
-                samples[name].append((time.perf_counter() - start) / calls[name])
+                    while time.perf_counter() - start < SETTLE_SECONDS:
+                        fn()
+                for _ in range(block):
+                    start = time.perf_counter()
+                    for _ in range(calls[name]):
+                        fn()
+                    samples[name].append((time.perf_counter() - start) / calls[name])
     finally:
         gc.enable()
     return {name: summary(samples[name], calls[name], first.get(name))

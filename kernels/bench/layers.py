@@ -3,7 +3,7 @@
 A convolution is timed as its three passes apart - forward, backward-data (dx) and
 backward-weights (dw, db) - as DeepBench and oneDNN's benchdnn do; a pool as forward and
 backward (its backward is a backward-data pass). `prepare` makes one contender's passes
-ready, the report times every contender of a case together (their samples take turns, see
+ready, the report times every contender of a case together (taking turns in blocks, see
 `instruments.measure_alternated`), `finish` turns the timings into the contender's result.
 Workspace is measured in a separate, untimed forward + full backward. The reference backend
 takes seconds per call, so it gets one sample, and with `quick` a few images whose time is

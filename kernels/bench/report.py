@@ -170,8 +170,8 @@ def _measure_case(case, plan, dtype, torch_version):
     prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
     timings = {b: {name: instruments.measure_once(fn) for name, fn in p["passes"].items()}
                for b, p in prepared.items() if role(b) == REFERENCE}
-    # The others' samples take turns, PyTorch's included, so the ratios between them are
-    # not at the mercy of when a burst of load hit the shared machine.
+    # The others take turns, PyTorch included, so the ratios between them are not at the
+    # mercy of when a burst of load hit the shared machine.
     contenders = {(b, name): fn for b, p in prepared.items() if b not in timings
                   for name, fn in p["passes"].items()}
     if torch_version:

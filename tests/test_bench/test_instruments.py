@@ -53,7 +53,7 @@ def test_measure_slow_calls_are_sampled_one_by_one(monkeypatch):
                          calls_per_sample=1, first_call=0.5)
 
 
-def test_measure_alternated_takes_turns(monkeypatch):
+def test_measure_alternated_sample_by_sample(monkeypatch):
     """Each contender is warmed up and probed first; then the samples alternate a, b, a, b,
     so a slow spell of the machine (here: calls 6 and 7, b's first sample and a's second)
     hits both, and each one's statistics are its own."""
@@ -67,11 +67,32 @@ def test_measure_alternated_takes_turns(monkeypatch):
             clock.now += seconds * (4 if len(order) in (6, 7) else 1)  # the slow spell
         return fn
     stats = instruments.measure_alternated(
-        {"a": contender("a", 0.25), "b": contender("b", 0.5)}, 3, warmup=1)
+        {"a": contender("a", 0.25), "b": contender("b", 0.5)}, 3, warmup=1, rounds=None)
     assert order == ["a", "a", "b", "b"] + ["a", "b"] * 3
     assert stats["a"]["median"] == 0.25 and stats["a"]["repeats"] == 3
     assert stats["b"]["median"] == 0.5 and stats["b"]["first_call"] == 0.5
     assert stats["a"]["p75"] == 0.625 and stats["b"]["p75"] == 1.25  # the spell: 1.0 and 2.0
+
+
+def test_measure_alternated_in_rounds_opens_each_block_with_an_untimed_call(monkeypatch):
+    """rounds=2, 5 samples: blocks of 3 and 2, each opened by settling calls that are not
+    timed (here one call of 1 s, over SETTLE_SECONDS, so no second one; no sample shows it).
+    """
+    clock = FakeClock()
+    monkeypatch.setattr(instruments, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    order = []
+    settling = {5, 9, 13, 16}  # 1-based: after warm-up + probe of both, each block's opener
+
+    def contender(name, seconds):
+        def fn():
+            order.append(name)
+            clock.now += 1.0 if len(order) in settling else seconds
+        return fn
+    stats = instruments.measure_alternated(
+        {"a": contender("a", 0.25), "b": contender("b", 0.5)}, 5, warmup=1, rounds=2)
+    assert order == ["a", "a", "b", "b"] + ["a"] * 4 + ["b"] * 4 + ["a"] * 3 + ["b"] * 3
+    assert stats["a"]["median"] == stats["a"]["p75"] == 0.25 and stats["a"]["repeats"] == 5
+    assert stats["b"]["median"] == stats["b"]["p75"] == 0.5 and stats["b"]["repeats"] == 5
 
 
 def test_measure_re_enables_gc_when_fn_fails():
