@@ -119,3 +119,20 @@ def test_every_source_file_states_its_job_and_fits_in_one_sitting(path):
     assert docstring and docstring.strip(), f"{path.name}: no module docstring"
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.name}: {lines} lines (keep one idea per file)"
+
+
+def test_the_wheel_takes_every_package():
+    """Every folder with an __init__.py under kernels/ and cnn/ is matched by the include
+    patterns setuptools uses to build the wheel (fnmatch on dotted names, as its finder
+    does): a wheel that left out kernels.bench imported only from a source checkout."""
+    tomllib = pytest.importorskip("tomllib")
+    from fnmatch import fnmatchcase
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [_module_name(init) for top in ("kernels", "cnn")
+                for init in (ROOT / top).rglob("__init__.py")]
+    assert {"kernels.bench", "kernels.backends.numba", "kernels.backends.winograd"} <= \
+        set(packages)
+    assert [p for p in packages if not any(fnmatchcase(p, pattern) for pattern in include)] \
+        == []
