@@ -1,8 +1,7 @@
 """Convolution and pooling backends behind one contract: the registry and the contract itself.
 
     import kernels
-    kernels.available()   # ['naive', 'strided', 'im2col', 'numba', 'winograd2x2',
-                          #  'winograd4x4', 'fft', 'auto']
+    kernels.available()   # ['naive', 'strided', 'im2col', 'numba', ..., 'auto', 'torch', ...]
     b = kernels.get_backend("im2col")    # an object that implements kernels.Backend
     y, cache = b.conv2d_forward(x, w, bias, stride=1, padding=0, dilation=1, groups=1)
     dx, dw, db = b.conv2d_backward(dy, cache)
@@ -11,41 +10,29 @@ The package is layered, bottom to top, and nothing imports upwards:
 
     kernels.support   process settings (threads, malloc) and atomic output files
     kernels.shapes    the geometry and argument validation every backend shares
-    kernels           this registry and the `Backend` contract
+    kernels           this registry, the `Backend` contract, and plug-in discovery (plugins)
     kernels.backends  one algorithm per module or package (naive, strided, im2col, numba,
-                      winograd, fft) and `auto`
+                      winograd, fft), `auto`, and the frameworks' convolutions (libraries)
+    kernels.conformance  the suite any backend must pass (`python -m kernels verify NAME`)
     cnn               the CNN built on the contract (a separate package)
     kernels.bench     measurement: `python -m kernels bench`, the only part that runs whole CNNs
 
-The registry maps names to module paths, so `import kernels` stays cheap and Numba is
-imported only when its backend is asked for.
+Anyone's backend joins the registry (see `kernels.plugins`): a package's entry point in the
+group `convbench.backends`, the CONVBENCH_BACKENDS variable, or `kernels.register(...)`. The
+registry maps names to module paths and loads each backend on first use, so `import kernels`
+stays cheap and Numba, PyTorch or JAX are imported only when their backend is asked for.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from . import plugins
+from .plugins import (ALGORITHM, ALL_PASSES, BACKWARD_DATA, BACKWARD_WEIGHTS, DISPATCHER,
+                      FORWARD, LIBRARY, REFERENCE, ROLES)
 
 if TYPE_CHECKING:
     import numpy as np
-
-# What a backend is for, so callers ask the registry instead of comparing names.
-REFERENCE = "reference"    # the executable definition: obviously right, far too slow to train
-ALGORITHM = "algorithm"    # a convolution algorithm: the rungs of the ladder
-DISPATCHER = "dispatcher"  # computes nothing itself: hands each layer to an algorithm
-
-# Ladder order: each rung is a different algorithm, not a tuning of the previous one.
-# "module:attribute" names a backend object inside a module (one algorithm, two tile sizes).
-_REGISTRY = {
-    "naive": ("kernels.backends.naive", REFERENCE),
-    "strided": ("kernels.backends.strided", ALGORITHM),
-    "im2col": ("kernels.backends.im2col", ALGORITHM),
-    "numba": ("kernels.backends.numba", ALGORITHM),
-    "winograd2x2": ("kernels.backends.winograd:winograd2x2", ALGORITHM),
-    "winograd4x4": ("kernels.backends.winograd:winograd4x4", ALGORITHM),
-    "fft": ("kernels.backends.fft", ALGORITHM),
-    "auto": ("kernels.backends.auto", DISPATCHER),
-}
 
 
 @runtime_checkable
@@ -65,13 +52,15 @@ class Backend(Protocol):
 
     Not every algorithm computes every configuration: `unsupported(geometry)` says why not
     (None: it does), and a forward pass outside them is a ValueError with that reason.
+    Not every backend computes every pass: `PASSES` (default `ALL_PASSES`) names the ones
+    it does; a forward-only backend (PASSES = (FORWARD,)) need not define conv2d_backward.
 
     Capabilities only some backends have are optional attributes, looked up with getattr:
     `decisions()`, `adopt(choices)` and `winner(cache)` on a dispatcher (see auto);
     `MAX_WORKSPACE_BYTES` and `chunk_count(geometry, itemsize)` where the batch is chunked
     under a workspace cap; `POOLING_FROM`, the backend whose pooling one that only convolves
     uses; `NONFINITE_SPREADS` where a NaN or inf reaches more outputs than the definition's
-    (transform algorithms mix values).
+    (transform algorithms mix values); `versions()` where the backend wraps other libraries.
     """
 
     name: str
@@ -108,32 +97,71 @@ class Backend(Protocol):
 
 
 def available(role: str | None = None) -> list[str]:
-    """Registered backend names in ladder order; only those of `role` when given."""
-    if role is not None and role not in (REFERENCE, ALGORITHM, DISPATCHER):
-        raise ValueError(f"unknown role {role!r}; choose from "
-                         f"{REFERENCE!r}, {ALGORITHM!r}, {DISPATCHER!r}")
-    return [name for name, (_, r) in _REGISTRY.items() if role in (None, r)]
+    """Usable backend names: ours in ladder order, then the libraries; only `role` when
+    given. A framework that is not installed, or a plug-in that failed to load, is absent
+    (`python -m kernels list` says why)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose from {', '.join(map(repr, ROLES))}")
+    return [e.name for e in plugins.entries() if role in (None, e.role) and plugins.usable(e)]
 
 
 def role(name: str) -> str:
-    """What the backend called `name` is for: REFERENCE, ALGORITHM or DISPATCHER."""
-    return _REGISTRY[_known(name)][1]
+    """What the backend called `name` is for: REFERENCE, ALGORITHM, DISPATCHER or LIBRARY."""
+    return _entry(name).role
+
+
+def is_ours(name: str) -> bool:
+    """Whether `name` is one of this project's own backends (not a framework or plug-in):
+    only ours are offered to auto, crowned "best of ours" or judged by our targets."""
+    return _entry(name).role != LIBRARY
+
+
+def origin(name: str) -> str:
+    """Where the backend came from: 'built-in', 'framework', 'entry point (<dist>)',
+    'CONVBENCH_BACKENDS' or 'register()'."""
+    return _entry(name).origin
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called `name`; an unknown name is a ValueError listing the known ones."""
-    module, _, attribute = _REGISTRY[_known(name)][0].partition(":")
-    found = importlib.import_module(module)
-    return getattr(found, attribute) if attribute else found
+    """The backend called `name`, loaded on first use. An unknown name is a ValueError
+    listing the known ones; an unavailable one, a ValueError saying why."""
+    entry = _entry(name)
+    if entry.problem is None:
+        plugins.load(entry)
+    if entry.problem is not None:
+        raise ValueError(f"backend {name!r} is unavailable: {entry.problem}")
+    return entry.backend
 
 
-def _known(name) -> str:
+def passes(backend) -> tuple[str, ...]:
+    """The passes a backend (an object or a registered name) computes, in FORWARD,
+    BACKWARD_DATA, BACKWARD_WEIGHTS order."""
+    if isinstance(backend, str):
+        backend = get_backend(backend)
+    return plugins.declared_passes(backend)
+
+
+def register(name: str, backend, *, role: str = LIBRARY) -> None:
+    """Add `backend` (an object or module implementing `Backend`) under `name` at run time.
+    A taken name, a bad role or a missing method is an error here, not a broken registry."""
+    plugins.register(name, backend, role)
+
+
+def status(load: bool = True) -> list[dict]:
+    """Every known backend, usable or not: name, role, origin, passes, status ('available'
+    or 'unavailable') and the one-line reason. `load` imports each one to find out."""
+    return plugins.status(load)
+
+
+def _entry(name):
     if not isinstance(name, str):
         raise TypeError(f"backend name must be a str, got {type(name).__name__}")
-    if name not in _REGISTRY:
+    entry = plugins.find(name)
+    if entry is None:
         raise ValueError(f"unknown backend {name!r}; available: {', '.join(available())}")
-    return name
+    return entry
 
 
-__all__ = ["Backend", "available", "get_backend", "role", "REFERENCE", "ALGORITHM",
-           "DISPATCHER"]
+__all__ = ["Backend", "available", "get_backend", "role", "is_ours", "origin", "passes",
+           "register", "status", "REFERENCE", "ALGORITHM", "DISPATCHER", "LIBRARY", "ROLES",
+           "FORWARD", "BACKWARD_DATA", "BACKWARD_WEIGHTS", "ALL_PASSES"]
