@@ -13,6 +13,7 @@ COMMANDS = {  # name -> (module with main(argv), what it does)
                                    "GEMM rate"),
     "map": ("kernels.bench.algorithm_map", "which algorithm wins where: kernel size x "
                                            "channels x image size"),
+    "list": ("kernels.listing", "every backend: role, origin, passes, and why one is unavailable"),
     "asv-offline": ("kernels.bench.asv_site", "make `asv publish`'s site viewable without "
                                               "internet access"),
 }
@@ -24,6 +25,8 @@ if sys.argv[1:2] in (["-h"], ["--help"]):
     print(USAGE)
     sys.exit(0)
 if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+    if len(sys.argv) >= 2:  # say what was wrong before the list of what is right
+        print(f"python -m kernels: error: unknown command {sys.argv[1]!r}", file=sys.stderr)
     print(USAGE, file=sys.stderr)
     sys.exit(2)
 # OpenBLAS's idle threads spin for ~0.1 s after each GEMM and take a core from whatever runs
@@ -32,4 +35,9 @@ if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
 # before NumPy loads OpenBLAS; a user's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 # Imported only now: a typo or --help costs nothing.
-sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))
+try:
+    sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))
+except KeyboardInterrupt:  # Ctrl-C: one line and 130, as `python -m cnn`; outputs are
+    # written atomically, so no partial file is left behind
+    print(f"python -m kernels {sys.argv[1]}: interrupted", file=sys.stderr)
+    sys.exit(130)

@@ -229,9 +229,9 @@ def register(name, backend, role) -> None:
     if isinstance(backend, str):
         raise TypeError("backend must be the backend object or module, not a str "
                         "(use CONVBENCH_BACKENDS or an entry point to name a module)")
-    if problem := contract_problem(backend):
-        raise TypeError(f"backend for {name!r} {problem}" if problem.startswith("lacks")
-                        else f"backend for {name!r}: {problem}")
+    if problem := contract_problem(backend):  # a missing method is a wrong type of object
+        error = TypeError if problem.startswith("lacks") else ValueError
+        raise error(f"backend for {name!r}: {problem}")
     _entries[name] = Entry(name, backend, role, "register()", backend=backend)
 
 

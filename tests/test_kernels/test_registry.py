@@ -62,8 +62,10 @@ def test_name_lookup_is_exact():
 
 def test_import_kernels_does_not_import_numba():
     """`import kernels` (and resolving the naive backend) in a fresh interpreter leaves numba
-    out of sys.modules: Numba is imported only when its backend is asked for."""
-    code = ("import sys, kernels\n"
+    out of sys.modules: Numba is imported only when its backend is asked for. (Installed
+    plug-ins are left out: available() imports them, and theirs are their own imports.)"""
+    code = ("import sys, kernels, kernels.plugins\n"
+            "kernels.plugins._entry_points = lambda: []\n"
             "before = 'numba' in sys.modules\n"
             "kernels.available(); kernels.get_backend('naive')\n"
             "print(before, 'numba' in sys.modules)\n")
@@ -93,13 +95,15 @@ def test_every_backend_implements_the_declared_contract(name):
 
 def test_roles_partition_the_registry():
     """Every backend has exactly one role; the reference is naive and is first; the
-    dispatcher is auto; the algorithms are the rest, in ladder order."""
-    by_role = {r: kernels.available(r) for r in (kernels.REFERENCE, kernels.ALGORITHM,
-                                                 kernels.DISPATCHER)}
+    dispatcher is auto; the algorithms are the rest of ours, in ladder order; the libraries
+    (frameworks, plug-ins) come after all of ours."""
+    by_role = {r: kernels.available(r) for r in kernels.ROLES}
     assert by_role[kernels.REFERENCE] == ["naive"] == kernels.available()[:1]
     assert by_role[kernels.DISPATCHER] == ["auto"]
     assert by_role[kernels.ALGORITHM] == LADDER[1:] + [
-        n for n in kernels.available() if n not in LADDER and n != "auto"]
+        n for n in kernels.available() if n not in LADDER and kernels.is_ours(n) and n != "auto"]
+    ours = [n for n in kernels.available() if kernels.is_ours(n)]
+    assert kernels.available()[:len(ours)] == ours
     assert sorted(sum(by_role.values(), [])) == sorted(kernels.available())
     for role, names in by_role.items():
         assert all(kernels.role(n) == role for n in names)

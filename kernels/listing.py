@@ -1,0 +1,53 @@
+"""`python -m kernels list`: every backend the registry knows, usable or not, and why not.
+
+    python -m kernels list            # name, role, origin, passes, status (and the reason)
+    python -m kernels list --json     # the same rows as strict JSON on stdout
+
+Each backend is imported to find out whether it loads, so a plug-in that fails to import,
+clashes with a taken name or lacks a method of the contract shows here with its one-line
+reason. Ours are the reference, the algorithms and the dispatcher; the libraries (the
+frameworks and every plug-in) are timed and verified next to them but never counted as ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from . import plugins, status
+
+_SHORT_PASSES = {plugins.FORWARD: "fwd", plugins.BACKWARD_DATA: "bwd-data",
+                 plugins.BACKWARD_WEIGHTS: "bwd-weights"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2, as every command line here
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def table(rows: list[dict]) -> str:
+    """The rows as an aligned text table, ours first, then the libraries."""
+    header = ("backend", "role", "origin", "passes", "status")
+    lines = [header]
+    for row in rows:
+        computed = ",".join(_SHORT_PASSES[p] for p in row["passes"]) if row["passes"] else "-"
+        state = row["status"] if row["reason"] is None else f"{row['status']}: {row['reason']}"
+        lines.append((row["name"], row["role"], row["origin"], computed, state))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths))
+                     + "  " + line[-1] for line in lines)
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog="python -m kernels list", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+    rows = status(load=True)
+    if args.json:
+        print(json.dumps(rows, indent=1, allow_nan=False))
+    else:
+        print(table(rows))
+        print(f"{sum(r['status'] == 'available' for r in rows)} of {len(rows)} available; "
+              f"plug-ins: entry point group '{plugins.ENTRY_POINT_GROUP}' or "
+              f"{plugins.ENVIRONMENT_VARIABLE}=name=package.module:object")
+    return 0
