@@ -19,6 +19,7 @@ import sys
 
 from .. import available
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
+from ..cases.custom import collect as collect_custom
 from ..support.files import atomic_write, writable_problem
 from ..support.runtime import usable_cores
 from . import charts, compare, render
@@ -39,6 +40,14 @@ def build_parser():
     parser.add_argument("--cases", help="comma-separated sets (" + ", ".join([*sets(), "all"])
                         + "), case names or prefixes, e.g. convnet,std.1x1 (default: "
                         f"{','.join(DEFAULT_SETS)}; --quick: {','.join(QUICK_CASES)})")
+    parser.add_argument("--case", action="append", metavar="SPEC",
+                        help="a layer of your own, repeatable: name=mylayer,N=8,C=64,H=56,W=56,"
+                             "F=64,k=3,stride=1,padding=1,dilation=1,groups=1 (pairs as 3x5; "
+                             "a pool: name=p,kind=pool,op=max,C=64,H=56,k=2); alone, it replaces "
+                             "the default sets (see kernels.cases.custom)")
+    parser.add_argument("--cases-file", action="append", metavar="FILE",
+                        help="cases from a JSON list of objects or a CSV with a header, the "
+                             "--case keys plus a source for each, repeatable")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"which parts to run, comma-separated from {','.join(SECTIONS)}")
     parser.add_argument("--batch", type=int, help="every case at this batch size instead of "
@@ -84,8 +93,19 @@ def plan_from(args, parser, argv) -> Plan:
     if unknown := [b for b in backends if b not in available()]:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; "
                      f"available: {', '.join(available())}")
-    wanted = _names(args.cases, "--cases", parser) or \
-        (list(QUICK_CASES) if args.quick else list(DEFAULT_SETS))
+    # PyTorch is timed unless --no-torch, as before it was a backend: once registered, the
+    # `torch` backend is the report's PyTorch row whatever --backends lists.
+    if args.no_torch:
+        backends = [b for b in backends if b != "torch"]
+    elif "torch" in available() and "torch" not in backends:
+        backends.append("torch")
+    try:  # the user's own cases: every spec checked before anything is measured
+        custom = collect_custom(args.case, args.cases_file)
+    except ValueError as error:
+        parser.error(str(error))
+    wanted = _names(args.cases, "--cases", parser) or ([] if custom else
+                                                       list(QUICK_CASES) if args.quick else
+                                                       list(DEFAULT_SETS))
     names, groups = [], {**sets(), "all": list(all_cases())}
     for token in wanted:
         matched = groups.get(token) or [n for n in all_cases() if n.startswith(token)]
@@ -94,6 +114,7 @@ def plan_from(args, parser, argv) -> Plan:
                          "name or prefix, e.g. convnet.conv2, resnet50.res4")
         names += matched
     names = [n for n in all_cases() if n in set(names)]  # each once, in the usual order
+    names += [c.name for c in custom]
     sections = _names(args.sections, "--sections", parser)
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
@@ -113,8 +134,10 @@ def plan_from(args, parser, argv) -> Plan:
         except ImportError:
             parser.error("--plot, --roofline and --breakdown need matplotlib: "
                          "pip install 'convbench[bench]'")
-    archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
-    return Plan(backends=backends, cases=names, sections=sections, archs=archs,
+    archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names
+                                             if n in all_cases())]
+    return Plan(backends=backends, cases=names, custom=tuple(custom), sections=sections,
+                archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
                 quick=args.quick, batch=args.batch, threads=args.threads, torch=not args.no_torch,
                 malloc_reuse=not args.no_malloc_reuse,
