@@ -9,6 +9,12 @@ median of the samples, the contenders taking turns in blocks so that a burst of 
 shared machine does not fall on one of them alone); the point records every time, the
 winner, the runner-up's time over the winner's ("margin") and the winner's time over
 PyTorch's. The heatmap colours each cell by its winner and prints the two ratios.
+
+The installed libraries that compute all three passes (frameworks, plug-ins) are timed at
+every point too, unless --no-libraries: the winner stays the fastest of ours, and the point
+records the fastest library and our winner's time over its time (kernels.bench.map_points).
+With --case or --cases-file the map is taken at exactly those conv layers instead of the
+sweeps: one row per layer, same verdicts (a pool case is refused: the map times convolutions).
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import sys
 import numpy as np
 
 from .. import ALGORITHM, available, get_backend
+from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
 from ..support import runtime
 from ..support.files import atomic_write, writable_problem
+from . import libraries as library_report, map_points
 from .instruments import measure_alternated
 
 KERNELS = (1, 3, 5, 7, 9, 11)
@@ -59,39 +67,36 @@ def _torch(x, w, b, dy):
     return step
 
 
-def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32):
-    """Seconds of forward + both backward passes per contender at one point of the map."""
+def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32, libraries=()):
+    """Seconds of forward + both backward passes per contender at one point of the map
+    (`libraries`: library backends timed beside ours, never the winner; map_points)."""
     x, w, b, dy = _arrays(N, C, H, k, dtype)
     geo = conv2d_geometry(x, w, b, padding="same")
     contenders = {}
-    for name in backends:
+    for name in [*backends, *libraries]:
         backend = get_backend(name)
         unsupported = getattr(backend, "unsupported", lambda geometry: None)
         if unsupported(geo) is None:
             contenders[name] = _ours(backend, x, w, b, dy)
-    if with_torch:
+    if with_torch and "torch" not in libraries:  # hand-built where torch is not registered
         contenders["torch"] = _torch(x, w, b, dy)
     seconds = {name: stats["median"]
                for name, stats in measure_alternated(contenders, repeats).items()}
-    ours = sorted((s, n) for n, s in seconds.items() if n != "torch")
-    winner = ours[0][1] if ours else None
-    return dict(N=N, C=C, H=H, k=k, flops=3 * geo.flops, seconds=seconds, winner=winner,
-                margin=ours[1][0] / ours[0][0] if len(ours) > 1 else None,
-                vs_torch=ours[0][0] / seconds["torch"] if ours and "torch" in seconds
-                else None)
+    return dict(N=N, C=C, H=H, k=k, flops=3 * geo.flops, seconds=seconds,
+                **map_points.outcome(seconds, libraries))
 
 
 def sweep(backends, with_torch, repeats, kernels=KERNELS, channels=CHANNELS, sizes=SIZES,
-          batch=BATCH, progress=print):
+          batch=BATCH, progress=print, libraries=()):
     panels = {"channels": [], "size": []}
     for k in kernels:
         for C in channels:
             panels["channels"].append(point(batch, C, SIZE_FOR_CHANNELS, k, backends,
-                                            with_torch, repeats))
+                                            with_torch, repeats, libraries=libraries))
             progress(_line(panels["channels"][-1]))
         for H in sizes:
             panels["size"].append(point(batch, CHANNELS_FOR_SIZES, H, k, backends, with_torch,
-                                        repeats))
+                                        repeats, libraries=libraries))
             progress(_line(panels["size"][-1]))
     return panels
 
@@ -99,7 +104,8 @@ def sweep(backends, with_torch, repeats, kernels=KERNELS, channels=CHANNELS, siz
 def _line(p):
     times = "  ".join(f"{n} {s * 1e3:.2f}" for n, s in sorted(p["seconds"].items(),
                                                                key=lambda i: i[1]))
-    return f"k={p['k']:2} C={p['C']:3} H={p['H']:3}: {p['winner']}  ({times} ms)"
+    library = f"; fastest library {p['library']}" if p.get("library") else ""
+    return f"k={p['k']:2} C={p['C']:3} H={p['H']:3}: {p['winner']}{library}  ({times} ms)"
 
 
 def heatmap(result, path):
@@ -126,6 +132,8 @@ def heatmap(result, path):
                 image[row, col] = to_rgb(backend_colour(p["winner"]))
                 text = p["winner"] + (f"\n{p['margin']:.2f}x 2nd" if p["margin"] else "")
                 text += f"\n{p['vs_torch']:.2f}x torch" if p["vs_torch"] else ""
+                text += f"\n{p['vs_library']:.2f}x {p['library']}" \
+                    if p.get("vs_library") and p["library"] != "torch" else ""
                 ax.text(col, row, text, ha="center", va="center", fontsize=6.5)
         ax.imshow(image, aspect="auto", alpha=0.55, origin="lower")
         ax.set_xticks(range(len(kernels)), [f"{k}x{k}" for k in kernels])
@@ -151,7 +159,23 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--quick", action="store_true",
                         help="kernels 1, 3, 7; channels 4, 64; sizes 8, 32 (a smoke test)")
+    parser.add_argument("--no-libraries", action="store_true",
+                        help="time only our algorithms (and PyTorch, unless --no-torch); by "
+                             "default every installed library computing all three passes is "
+                             "a contender beside ours, never the winner")
+    parser.add_argument("--case", action="append", metavar="SPEC",
+                        help="instead of the sweeps, the map at your own conv layers, as in "
+                             "bench --case (repeatable)")
+    parser.add_argument("--cases-file", action="append", metavar="FILE",
+                        help="conv layers from a JSON or CSV file, as in bench --cases-file")
     args = parser.parse_args(argv)
+    try:
+        cases = collect_custom(args.case, args.cases_file)
+    except ValueError as error:
+        parser.exit(2, f"python -m kernels map: error: {error}\n")
+    if pools := [c.name for c in cases if c.kind != "conv"]:
+        parser.exit(2, f"python -m kernels map: error: {pools[0]} is a pool case; the map "
+                       "times convolutions (time pools with python -m kernels bench)\n")
     for path in (args.json, args.plot):
         if path and (problem := writable_problem(path)):
             parser.exit(2, f"python -m kernels map: error: {problem}\n")
@@ -165,20 +189,30 @@ def main(argv=None) -> int:
         except ImportError:
             with_torch = False
     info = runtime.pin_threads(args.threads)
+    libraries, skipped = map_points.select_libraries(not args.no_libraries, with_torch)
+    info["libraries"] = library_report.environment(libraries, args.threads)  # after pinning
+    info["libraries_skipped"] = skipped
     axes = dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)) if args.quick else \
         dict(kernels=KERNELS, channels=CHANNELS, sizes=SIZES)
-    panels = sweep(available(ALGORITHM), with_torch, args.repeats, **axes)
+    if cases:  # the user's layers instead of the sweeps
+        axes = dict(kernels=(), channels=(), sizes=())
+        points = [map_points.case_point(c, available(ALGORITHM), libraries, with_torch,
+                                        args.repeats) for c in cases]
+        for p in points:
+            print(map_points.case_line(p))
+    panels = sweep(available(ALGORITHM), with_torch, args.repeats, **axes,
+                   libraries=libraries)
     result = dict(environment=dict(date=datetime.datetime.now(datetime.timezone.utc)
                                    .isoformat(timespec="seconds"), cpu=runtime.cpu_model(),
                                    command="python -m kernels map " + " ".join(argv), **info),
                   batch=BATCH, kernels_axis=list(axes["kernels"]),
                   channels_axis=list(axes["channels"]), sizes_axis=list(axes["sizes"]),
-                  panels=panels)
+                  panels=panels, cases=points if cases else [])
     if args.json:
         text = json.dumps(result, indent=1) + "\n"
         atomic_write(args.json, lambda f: f.write(text.encode()))
         print(f"wrote {args.json}")
     if args.plot:
-        heatmap(result, args.plot)
+        (map_points.plot_cases if cases else heatmap)(result, args.plot)
         print(f"wrote {args.plot}")
     return 0

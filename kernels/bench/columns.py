@@ -64,13 +64,23 @@ PASSES = ("forward", "backward_data", "backward_weights")
 
 
 def _total(result, _):
-    """The passes' medians, summed: one training step's worth of the layer."""
+    """The passes' medians, summed: one training step's worth of the layer (None where the
+    backend does not compute every pass: a forward alone is not a step)."""
+    if result.get("not_computed"):
+        return None
     return sum(result[p]["median"] for p in PASSES if p in result)
+
+
+def pass_ms(result, key) -> str:
+    """A pass's cell: its time, or why there is none."""
+    if key in result:
+        return ms(result[key])
+    return "not computed" if key in result.get("not_computed", ()) else "-"
 
 
 def _gflops(result, ctx):
     flops = ctx.entry.get("flops")
-    return None if flops is None else \
+    return None if flops is None or result["total_seconds"] is None else \
         (flops["forward"] + flops["backward"]) / result["total_seconds"] / 1e9
 
 
@@ -86,12 +96,16 @@ def _share_of_gemm(result, ctx):
 def _speedup_vs_reference(result, ctx):
     reference = next((ctx.entry["results"][b] for b in available(REFERENCE)
                       if b in ctx.entry["results"]), None)
-    return None if reference is None else reference["total_seconds"] / result["total_seconds"]
+    if reference is None or None in (reference["total_seconds"], result["total_seconds"]):
+        return None
+    return reference["total_seconds"] / result["total_seconds"]
 
 
 def _time_vs_torch(result, ctx):
     torch = ctx.entry["results"].get("torch")
-    return None if torch is None else result["total_seconds"] / torch["total_seconds"]
+    if torch is None or None in (torch["total_seconds"], result["total_seconds"]):
+        return None
+    return result["total_seconds"] / torch["total_seconds"]
 
 
 def _intensity(result, ctx):
@@ -109,15 +123,15 @@ def _errors(result) -> str:
     error = result.get("error")
     if not error:
         return "-"
-    return "/".join("inf" if v == float("inf") else f"{v:.2g}" for v in error.values())
+    return "/".join("n/c" if v is None else "inf" if v == float("inf") else f"{v:.2g}"
+                    for v in error.values())
 
 
 CASE_COLUMNS = [
     Column(None, "total_seconds", _total),
     Column("forward ms", cell=lambda r: ms(r["forward"])),
-    Column("bwd-data ms", cell=lambda r: ms(r["backward_data"])),
-    Column("bwd-weights ms", cell=lambda r: ms(r["backward_weights"]) if "backward_weights"
-           in r else "-"),
+    Column("bwd-data ms", cell=lambda r: pass_ms(r, "backward_data")),
+    Column("bwd-weights ms", cell=lambda r: pass_ms(r, "backward_weights")),
     Column("GF/s", "gflops", _gflops),
     Column(None, "forward_gflops", _forward_gflops),
     Column("% GEMM", "peak_fraction", _share_of_gemm, cell=lambda r: share(r["peak_fraction"])),
@@ -152,6 +166,13 @@ def backend_label(backend, result) -> str:
 def table(entry) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of one case, ready for the console or Markdown."""
     shown = [c for c in CASE_COLUMNS if c.header]
-    rows = [[backend_label(b, r)] + [c.text(r) for c in shown]
-            for b, r in entry["results"].items()]
+    rows = []
+    for b, r in entry["results"].items():  # ours first, then the libraries under a heading
+        if r.get("library") and not any(row[0] == LIBRARIES_ROW for row in rows):
+            rows.append([LIBRARIES_ROW] + [""] * len(shown))
+        rows.append([backend_label(b, r)] + [c.text(r) for c in shown])
     return ["backend"] + [c.header for c in shown], rows
+
+
+# The row that opens a case's group of other projects' convolutions (kernels.bench.libraries).
+LIBRARIES_ROW = "-- libraries --"

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import REFERENCE, get_backend, role
 from .instruments import measure, workspace_bytes
+from .libraries import is_library, not_computed
 
 REFERENCE_PROBE_BATCH = 4  # --quick: the reference on this many images, scaled to the batch
 
@@ -66,8 +67,13 @@ def prepare(case, backend_name, dtype, quick):
     start = time.perf_counter()  # the first forward: for Numba, compilation or cache load
     passes, both, cache = (_conv_passes if case.kind == "conv" else _pool_passes)(
         backend, case, *arrays)
+    missing = not_computed(backend_name, case.kind)  # e.g. a forward-only library
+    if missing:
+        passes = {k: f for k, f in passes.items() if k not in missing}
+        both = passes["forward"]
     return dict(backend=backend, passes=passes, both=both, cache=cache, scale=scale,
-                note=note, first_call=time.perf_counter() - start)
+                note=note, first_call=time.perf_counter() - start, not_computed=missing,
+                library=is_library(backend_name))
 
 
 def finish(prepared, timings):
@@ -79,9 +85,14 @@ def finish(prepared, timings):
                      for k, v in timings[name].items()} for name in passes}
     result["first_call_seconds"] = prepared["first_call"] + sum(
         timings[p]["first_call"] for p in passes if p != "forward")
-    result["workspace_bytes"] = None if scale != 1.0 else workspace_bytes(prepared["both"])
+    # tracemalloc sees NumPy's allocations, not a framework's own allocator: no figure
+    # rather than a wrong one for a library
+    result["workspace_bytes"] = None if scale != 1.0 or prepared.get("library") else \
+        workspace_bytes(prepared["both"])
     if prepared["note"]:
         result["note"] = prepared["note"]
+    if prepared.get("not_computed"):
+        result["not_computed"] = prepared["not_computed"]
     winner = getattr(prepared["backend"], "winner", None)  # a dispatcher says who computed
     if winner is not None:
         result["chose"] = winner(prepared["cache"])
@@ -161,6 +172,8 @@ def error_units(case, backend_name, dtype, ref):
     backend = get_backend(backend_name)
     x, w, b, dy = case.arrays(dtype)
     y, cache = backend.conv2d_forward(x, w, b, **case.params())
+    if not_computed(backend_name, "conv"):  # forward only: no gradients to compare
+        return _units((y, None, None), ref, dtype)
     dx, dw, _ = backend.conv2d_backward(dy, cache)
     return _units((y, dx, dw), ref, dtype)
 
@@ -169,6 +182,9 @@ def _units(results, ref, dtype):
     eps = np.finfo(dtype).eps
     errors = {}
     for name, got, want, scale in zip(("y", "dx", "dw"), results, *ref):
+        if got is None:  # a pass the backend does not compute
+            errors[name] = None
+            continue
         err = np.abs(got.astype(np.float64) - want)
         with np.errstate(divide="ignore", invalid="ignore"):
             units = np.where(scale > 0, err / (eps * scale), np.where(err > 0, np.inf, 0.0))

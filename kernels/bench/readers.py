@@ -2,12 +2,13 @@
 reader, report -> (value, note), or (None, why not) when the figure was not measured.
 
 "Best" is the fastest registered algorithm (`kernels.available(ALGORITHM)`): not the
-reference, not a dispatcher, not PyTorch.
+reference, not a dispatcher, not PyTorch nor any other library (role LIBRARY).
 """
 
 from __future__ import annotations
 
 from .. import ALGORITHM, DISPATCHER, REFERENCE, available
+from ..cases.custom import USER_SET
 
 NOT_MEASURED = (None, "not measured")
 
@@ -38,7 +39,10 @@ def _best(results, seconds=total, among=None):
 
 
 def _cases(report, name=None, kind=None, case_set=None):
-    return [c for c in report.get("cases", []) if (name is None or c["name"] == name)
+    """The report's cases that match; a user's own cases (--case, --cases-file) are shown,
+    never judged: the targets speak of the named sets."""
+    return [c for c in report.get("cases", []) if c.get("set") != USER_SET
+            and (name is None or c["name"] == name)
             and (kind is None or c["kind"] == kind) and (case_set is None or
                                                         c.get("set") == case_set)]
 

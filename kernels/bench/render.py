@@ -6,6 +6,7 @@ kernels.bench.charts."""
 from __future__ import annotations
 
 from .columns import ms, ratio, size, table
+from .libraries import NOT_COMPUTED, environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -46,7 +47,8 @@ def print_header(report):
     memory = report["memory"]
     print(f"BLAS: {blas_summary(env)}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} "
           f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']}).  "
-          f"Memory: triad {memory['triad_gbs']:.1f} GB/s, copy {memory['copy_gbs']:.1f} GB/s\n",
+          f"Memory: triad {memory['triad_gbs']:.1f} GB/s, copy {memory['copy_gbs']:.1f} GB/s" +
+          (f"\n{line}" if (line := environment_line(env)) else "") + "\n",
           flush=True)
 
 
@@ -56,6 +58,14 @@ def print_case(entry):
     print(_aligned(*table(entry)))
     notes = {r["note"] for r in entry["results"].values() if "note" in r}
     print("".join(f"  * {note}\n" for note in sorted(notes)), flush=True)
+
+
+def print_libraries_summary(rows):
+    """Per case and pass: the fastest library, our fastest algorithm, their ratio."""
+    if rows:
+        print("libraries against ours, per case and pass (median ms; ours / library below "
+              "1.00x: ours is faster)")
+        print(_aligned(*summary_rows(rows)) + "\n", flush=True)
 
 
 def print_model(entry, section):
@@ -120,7 +130,8 @@ def markdown(report) -> str:
              f"{env['numba']}, PyTorch {env['torch'] or 'not installed'}, {env['dtype']}. "
              f"GEMM limit: {gemm['float32']['gflops']:.0f} GF/s float32, "
              f"{gemm['float64']['gflops']:.0f} GF/s float64; memory bandwidth (triad) "
-             f"{report['memory']['triad_gbs']:.1f} GB/s.", ""]
+             f"{report['memory']['triad_gbs']:.1f} GB/s." +
+             (f" {line}." if (line := environment_line(env)) else ""), ""]
     rows = []
     for entry in report["cases"]:
         headers, case_rows = table(entry)
@@ -130,6 +141,11 @@ def markdown(report) -> str:
     notes = sorted({r["note"] for c in report["cases"] for r in c["results"].values()
                     if "note" in r})
     lines += ["", *(f"\\* {note} (`--quick`)." for note in notes)] if notes else []
+    if report.get("libraries_vs_ours"):
+        lines += ["", "Libraries against ours, per case and pass (median ms; ours / library "
+                      "below 1.00x: ours is faster)", ""]
+        lines += _markdown_table(*summary_rows(report["libraries_vs_ours"]),
+                                 align="<<<><>>")
 
     for section, key, title in MODEL_SECTIONS:
         entries = report[section]
@@ -162,7 +178,7 @@ def markdown(report) -> str:
 
 # ------------------------------------------------------------------ CSV
 
-CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "chose", "forward_ms",
+CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose", "forward_ms",
               "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
               "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
               "workspace_bytes", "flops_per_byte", "first_call_seconds", "note")
@@ -180,10 +196,12 @@ def csv_text(report) -> str:
     for case in report["cases"]:
         for backend, r in case["results"].items():
             row = dict(case=case["name"], set=case.get("set"), kind=case["kind"],
-                       batch=case.get("batch"), backend=backend, **r)
+                       batch=case.get("batch"), backend=backend, **r,
+                       group="library" if r.get("library") else "ours")
             for name in ("forward", "backward_data", "backward_weights"):
-                row[f"{name}_ms"] = r[name]["median"] * 1e3 if name in r else None
-            row["total_ms"] = r["total_seconds"] * 1e3
+                row[f"{name}_ms"] = r[name]["median"] * 1e3 if name in r else \
+                    NOT_COMPUTED if name in r.get("not_computed", ()) else None
+            row["total_ms"] = None if r["total_seconds"] is None else r["total_seconds"] * 1e3
             row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
             writer.writerow(row)
     for section, key, _ in MODEL_SECTIONS:

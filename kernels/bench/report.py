@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import DISPATCHER, REFERENCE, get_backend, role
+from .. import DISPATCHER, LIBRARY, REFERENCE, get_backend, is_ours, role
 from ..cases import all_cases, practical
 from ..support import runtime
-from . import breakdown, columns, instruments, layers, models, render, targets
+from . import breakdown, columns, instruments, layers, libraries, models, render, targets
 
 SECTIONS = ("conv", "pool", "train", "eval", "breakdown", "memory")
 
@@ -35,6 +35,7 @@ class Plan:
     torch: bool           # whether to time PyTorch (when installed)
     malloc_reuse: bool
     command: str
+    custom: tuple = ()    # the user's own cases (kernels.cases.custom), by name in `cases`
 
 
 def _torch_version(wanted):
@@ -72,6 +73,12 @@ def run(plan: Plan) -> dict:
     torch_version = _torch_version(plan.torch)  # imported first, so its threads get pinned
     malloc_tuned = plan.malloc_reuse and runtime.reuse_freed_memory()
     threads_info = runtime.pin_threads(plan.threads)
+    # The libraries load after the pinning: each sizes its runtime's pools from it
+    # (runtime.pinned_threads) and reports its versions and threads here.
+    threads_info["libraries"] = libraries.environment(plan.backends, plan.threads)
+    # PyTorch's kernels are timed as the registered `torch` backend where there is one; the
+    # hand-built column below only stands in for it when the registry has none.
+    hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     report = dict(environment=_environment(plan, threads_info, torch_version, malloc_tuned),
                   gemm={d: instruments.gemm_peak(np.dtype(d).type, plan.repeats)
@@ -84,7 +91,8 @@ def run(plan: Plan) -> dict:
     for name in plan.cases:
         case = _case(name, plan)
         if case.kind in plan.sections:
-            entry = _measure_case(case, plan, dtype, torch_version)
+            entry = _measure_case(case, plan, dtype, hand_built_torch)
+            libraries.mark(entry)
             columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
             report["cases"].append(entry)
             render.print_case(entry)
@@ -96,8 +104,13 @@ def run(plan: Plan) -> dict:
             for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
             and get_backend(b).unsupported(_case(n, plan).geometry()) is None]
 
-    # Whole models: the reference is left out (minutes per step); the layer cases show its rung.
-    model_backends = [b for b in plan.backends if role(b) != REFERENCE]
+    report["libraries_vs_ours"] = libraries.summary(report)
+    render.print_libraries_summary(report["libraries_vs_ours"])
+
+    # Whole models: the reference is left out (minutes per step); the layer cases show its
+    # rung. Our CNN on a library's kernels is `python -m cnn train --backend NAME`'s business:
+    # here the libraries are layer contenders, and PyTorch's whole-model twin stands for them.
+    model_backends = [b for b in plan.backends if role(b) != REFERENCE and is_ours(b)]
     for section, key, ours, theirs, samples, warmup in (
             ("train", "step", models.train_step, models.torch_train_step, plan.repeats, 2),
             ("eval", "evaluate", models.evaluate, models.torch_evaluate,
@@ -150,7 +163,7 @@ def run(plan: Plan) -> dict:
 
 
 def _case(name, plan):
-    case = all_cases()[name]
+    case = next((c for c in plan.custom if c.name == name), None) or all_cases()[name]
     return case if plan.batch is None else case.with_batch(plan.batch)
 
 
@@ -164,7 +177,8 @@ def _measure_case(case, plan, dtype, torch_version):
     backends = [b for b in plan.backends if practical(case, b) and not (
         case.kind == "pool" and hasattr(get_backend(b), "POOLING_FROM"))]
     if case.kind == "conv":
-        reasons = {b: get_backend(b).unsupported(case.geometry()) for b in backends}
+        reasons = {b: getattr(get_backend(b), "unsupported", lambda geometry: None)(
+            case.geometry()) for b in backends}
         entry["unsupported"] = {b: r for b, r in reasons.items() if r is not None}
         backends = [b for b in backends if reasons[b] is None]
     prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
@@ -181,8 +195,11 @@ def _measure_case(case, plan, dtype, torch_version):
         timings.setdefault(b, {})[name] = stats
     for backend in backends:
         entry["results"][backend] = layers.finish(prepared[backend], timings[backend])
+        entry["results"][backend]["role"] = role(backend)
+        if role(backend) == LIBRARY:
+            entry["results"][backend]["library"] = True
     if torch_version:
-        entry["results"]["torch"] = timings["torch"]
+        entry["results"]["torch"] = dict(timings["torch"], role=LIBRARY, library=True)
     if case.kind == "conv":
         geo = case.geometry()
         entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)
