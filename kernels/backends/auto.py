@@ -130,7 +130,7 @@ def _remember(key, winner, timings):
     if not isinstance(_persistent.get(env), dict):
         _persistent[env] = {}
     _persistent[env][key] = winner
-    text = json.dumps(_persistent, indent=1, sort_keys=True)
+    text = json.dumps(_persistent, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: f.write(text.encode()))

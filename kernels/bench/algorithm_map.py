@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 
 import numpy as np
@@ -30,7 +29,8 @@ from .. import ALGORITHM, available, get_backend
 from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
 from ..support import runtime
-from ..support.files import atomic_write, writable_problem
+from ..support.files import atomic_write
+from .outputs import output_problem, write_json
 from . import libraries as library_report, map_points
 from .instruments import measure_alternated
 
@@ -176,8 +176,8 @@ def main(argv=None) -> int:
     if pools := [c.name for c in cases if c.kind != "conv"]:
         parser.exit(2, f"python -m kernels map: error: {pools[0]} is a pool case; the map "
                        "times convolutions (time pools with python -m kernels bench)\n")
-    for path in (args.json, args.plot):
-        if path and (problem := writable_problem(path)):
+    for flag in ("--json", "--plot"):
+        if problem := output_problem(flag, getattr(args, flag[2:])):
             parser.exit(2, f"python -m kernels map: error: {problem}\n")
     if not 1 <= args.threads <= runtime.usable_cores() or args.repeats < 1:
         parser.exit(2, "python -m kernels map: error: --threads must be from 1 to "
@@ -209,8 +209,7 @@ def main(argv=None) -> int:
                   channels_axis=list(axes["channels"]), sizes_axis=list(axes["sizes"]),
                   panels=panels, cases=points if cases else [])
     if args.json:
-        text = json.dumps(result, indent=1) + "\n"
-        atomic_write(args.json, lambda f: f.write(text.encode()))
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     if args.plot:
         (map_points.plot_cases if cases else heatmap)(result, args.plot)

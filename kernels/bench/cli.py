@@ -14,15 +14,15 @@ seconds of the first calls (compilation, auto's measurements).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .. import available
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
 from ..cases.custom import collect as collect_custom
-from ..support.files import atomic_write, writable_problem
+from ..support.files import atomic_write
 from ..support.runtime import usable_cores
 from . import charts, compare, render
+from .outputs import output_problem, write_json
 from .report import SECTIONS, Plan, run
 
 DEFAULT_SETS = ("mnist", "std", "large")  # the others by name: --cases resnet50, ... or all
@@ -77,6 +77,9 @@ def build_parser():
     return parser
 
 
+OUTPUT_FLAGS = ("--json", "--plot", "--roofline", "--breakdown", "--markdown", "--csv")
+
+
 def _names(text, flag, parser):
     """A comma-separated list from the command line; an empty item is a mistake."""
     if text is None:
@@ -125,8 +128,8 @@ def plan_from(args, parser, argv) -> Plan:
         parser.error("--repeats must be >= 1")
     if args.batch is not None and args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
-    for path in (args.json, args.plot, args.roofline, args.breakdown, args.markdown, args.csv):
-        if path and (problem := writable_problem(path)):
+    for flag in OUTPUT_FLAGS:
+        if problem := output_problem(flag, getattr(args, flag[2:])):
             parser.error(problem)  # now, not after minutes of measuring
     if args.plot or args.roofline or args.breakdown:
         try:
@@ -157,7 +160,8 @@ def main(argv=None):
         return compare.main(*args.compare)
     report = run(plan_from(args, parser, argv))
     if args.json:
-        _write_text(args.json, json.dumps(report, indent=1) + "\n")
+        write_json(args.json, report)
+        print(f"wrote {args.json}")
     for path, draw in ((args.plot, charts.plot), (args.roofline, charts.roofline),
                        (args.breakdown, charts.breakdown)):
         if path:

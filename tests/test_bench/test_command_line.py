@@ -1,0 +1,71 @@
+"""`python -m kernels` as a user meets it in a terminal: an unknown command named, Ctrl-C
+ending in one line with exit code 130 and no partial output file, empty output paths refused
+before anything is measured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kernels.bench.algorithm_map as algorithm_map
+import kernels.bench.cli as cli
+import kernels.bench.report as report
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_an_unknown_command_is_named():
+    result = subprocess.run([sys.executable, "-m", "kernels", "foo"], cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("python -m kernels: error: unknown command 'foo'\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "--cases", "std,large", "--backends", "im2col", "--no-torch", "--threads", "1",
+     "--repeats", "3", "--sections", "conv"],
+    ["map", "--quick", "--no-torch", "--threads", "1", "--repeats", "5"],
+], ids=["bench", "map"])
+def test_ctrl_c_ends_in_one_line_and_130_without_a_partial_file(argv, tmp_path):
+    out = tmp_path / "out.json"
+    process = subprocess.Popen([sys.executable, "-m", "kernels", *argv, "--json", str(out)],
+                               cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline()  # measuring has begun
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert err == f"python -m kernels {argv[0]}: interrupted\n"
+    assert os.listdir(tmp_path) == []
+
+
+def _not_reached(*args, **kwargs):
+    raise AssertionError("the measuring started despite an empty output path")
+
+
+@pytest.mark.parametrize("flag", ["--json", "--plot", "--breakdown", "--roofline",
+                                  "--markdown", "--csv"])
+def test_bench_refuses_an_empty_output_path_before_measuring(flag, monkeypatch, capsys):
+    monkeypatch.setattr(report.runtime, "pin_threads", _not_reached)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--cases", "tiny.conv", "--no-torch", flag, ""])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and f"{flag} ''" in err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--plot"])
+def test_map_refuses_an_empty_output_path_before_measuring(flag, monkeypatch, capsys):
+    monkeypatch.setattr(algorithm_map.runtime, "pin_threads", _not_reached)
+    with pytest.raises(SystemExit) as info:
+        algorithm_map.main(["--quick", "--no-torch", flag, ""])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and f"{flag} ''" in err
