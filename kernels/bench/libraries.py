@@ -44,19 +44,22 @@ def load(names) -> dict:
 def environment(names, threads: int) -> list[dict]:
     """Per library: where it came from, the passes it computes, the versions of what it
     wraps (its `versions()`, {package: version}) and the threads it reports using (its
-    `threads()`, if it has one; else the pinned count it was asked to use)."""
+    `threads()`, or the "threads" item of its versions), next to the pinned count, so that
+    a runtime that could not be pinned shows."""
     found = []
     for name, backend in load(names).items():
+        reported = getattr(backend, "threads", None)
+        reported = reported() if callable(reported) else None
         try:
             versions = getattr(backend, "versions", None)
-            versions = [dict(package=str(k), version=str(v))
-                        for k, v in dict(versions() if callable(versions) else {}).items()]
+            versions = dict(versions() if callable(versions) else {})
+            reported = versions.pop("threads", reported) if reported is None else reported
+            versions = [dict(package=str(k), version=str(v)) for k, v in versions.items()]
         except Exception as error:  # a plug-in's report must not end the run
             versions = f"versions() failed: {type(error).__name__}: {error}"
-        reported = getattr(backend, "threads", None)
         found.append(dict(name=name, origin=origin(name), passes=list(passes(name)),
                           versions=versions, pinned_threads=threads,
-                          threads=reported() if callable(reported) else None))
+                          threads=None if reported is None else str(reported)))
     return found
 
 
@@ -119,7 +122,9 @@ def environment_line(env) -> str | None:
     def one(lib):
         versions = lib["versions"] if isinstance(lib["versions"], str) else \
             ", ".join(f"{v['package']} {v['version']}" for v in lib["versions"]) or "no versions"
-        threads = lib["threads"] if lib["threads"] is not None else lib["pinned_threads"]
-        computed = "" if len(lib["passes"]) == 3 else f", {'/'.join(lib['passes'])} only"
-        return f"{lib['name']} ({versions}; {threads} threads{computed})"
+        threads = f"threads {lib['threads']}, pinned {lib['pinned_threads']}" \
+            if lib["threads"] not in (None, str(lib["pinned_threads"])) else \
+            f"{lib['pinned_threads']} threads"
+        computed = "" if len(lib["passes"]) == 3 else f"; {'/'.join(lib['passes'])} only"
+        return f"{lib['name']} ({versions}; {threads}{computed})"
     return "Libraries: " + "; ".join(one(lib) for lib in found)
