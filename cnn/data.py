@@ -82,13 +82,28 @@ def resolve_data_dir(data_dir=None) -> Path:
     return Path(cache) / "convbench" / "mnist"
 
 
-def _where_hint(data_dir: Path) -> str:
-    return (f"put the four MNIST files ({', '.join(FILES)}) into {data_dir} "
-            "or pass --data-dir / set MNIST_DIR")
+def _where_hint(data_dir: Path, named_by=None) -> str:
+    """What the user can do, given who named the folder: the --data-dir argument (then
+    suggesting --data-dir would send them in a circle), MNIST_DIR, or nobody (the default)."""
+    put = f"put the four MNIST files ({', '.join(FILES)}) into {data_dir}"
+    if named_by == "argument":
+        return put
+    if named_by == "MNIST_DIR":
+        return f"{put} or set MNIST_DIR to the folder that has them"
+    return f"{put} or pass --data-dir / set MNIST_DIR"
 
 
-def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30) -> Path:
-    """Fetch one official file from the first mirror that serves the right bytes."""
+def _named_by(data_dir) -> str | None:
+    """Who chose the data folder (see resolve_data_dir)."""
+    if data_dir is not None and str(data_dir) != "":
+        return "argument"
+    return "MNIST_DIR" if os.environ.get("MNIST_DIR") else None
+
+
+def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30, *,
+                  hint: str | None = None) -> Path:
+    """Fetch one official file from the first mirror that serves the right bytes; `hint`
+    (default: the generic one) ends the error when none does."""
     if filename not in OFFICIAL:
         raise DataError(f"{filename}: not an MNIST file (expected one of {', '.join(FILES)})")
     data_dir = Path(data_dir)
@@ -127,11 +142,12 @@ def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30)
             break
     reasons = "; ".join(failures) or "no mirrors given"
     raise DataError(f"cannot download {filename} (no mirror worked: {reasons}); "
-                    + _where_hint(data_dir))
+                    + (hint or _where_hint(data_dir)))
 
 
 def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True) -> Path:
     """Make sure the four files are present (and official, if ``verify``); return the dir."""
+    hint = _where_hint(resolve_data_dir(data_dir), _named_by(data_dir))
     data_dir = resolve_data_dir(data_dir)
     missing = []
     for name in FILES:
@@ -142,10 +158,9 @@ def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True) -
         else:
             missing.append(name)
     if missing and not download:
-        raise DataError(f"missing MNIST files in {data_dir}: {', '.join(missing)}; "
-                        + _where_hint(data_dir))
+        raise DataError(f"missing MNIST files in {data_dir}: {', '.join(missing)}; " + hint)
     for name in missing:
-        download_file(name, data_dir, MIRRORS)
+        download_file(name, data_dir, MIRRORS, hint=hint)
     return data_dir
 
 

@@ -264,7 +264,27 @@ def test_ensure_files_no_download_lists_missing(fake_official):
     msg = str(ei.value)
     assert f"in {src}:" in msg and "\n" not in msg
     assert f"{data.TRAIN_LABELS}, {data.TEST_IMAGES};" in msg  # exactly the missing ones, listed
-    assert "MNIST_DIR" in msg
+    # The folder was named by the caller (--data-dir): naming another way would not help.
+    assert "--data-dir" not in msg and "MNIST_DIR" not in msg
+
+
+@pytest.mark.parametrize("named_by", ["argument", "MNIST_DIR", "default"])
+def test_the_hint_suits_whoever_named_the_folder(named_by, tmp_path, monkeypatch):
+    """The advice after a missing file (issue 17, finding 19): never 'pass --data-dir' to a
+    user who passed it."""
+    folder = tmp_path / "mnist"
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    if named_by == "MNIST_DIR":
+        monkeypatch.setenv("MNIST_DIR", str(folder))
+    if named_by == "default":
+        folder = tmp_path / "convbench" / "mnist"
+    with pytest.raises(DataError) as ei:
+        data.ensure_files(folder if named_by == "argument" else None, download=False)
+    msg = str(ei.value)
+    assert f"into {folder}" in msg
+    assert ("--data-dir" in msg) == (named_by == "default")
+    assert ("MNIST_DIR" in msg) == (named_by != "argument")
 
 
 def test_ensure_files_empty_dir_lists_all(tmp_path):
