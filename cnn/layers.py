@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.shapes import conv2d_geometry
+from kernels.shapes import conv2d_geometry, pool2d_geometry
+
+
+def _computed_by(backend, cache) -> str:
+    """The algorithm that computed a forward pass: a dispatcher's winner, else the backend."""
+    winner = getattr(backend, "winner", None)
+    return winner(cache) if winner is not None else backend.name
 
 
 def _he_normal(rng, shape, fan_in, gain, dtype):
@@ -27,6 +33,7 @@ def _he_normal(rng, shape, fan_in, gain, dtype):
 class Layer:
     params: dict
     grads: dict
+    computed_by: str | None = None  # conv and pooling: the algorithm of the latest forward
 
     def __init__(self):
         self.params, self.grads = {}, {}
@@ -50,13 +57,22 @@ class Conv2D(Layer):
     def forward(self, x):
         y, self.cache = self.backend.conv2d_forward(
             x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
+        self.computed_by = _computed_by(self.backend, self.cache)
         return y
+
+    def _geometry(self, input_shape):
+        x = np.empty(input_shape, dtype=self.params["w"].dtype)
+        return conv2d_geometry(x, self.params["w"], self.params["b"], stride=self.stride,
+                               padding=self.padding)
 
     def unsupported(self, input_shape):
         """Why the backend cannot compute this layer on inputs of that shape, or None."""
-        x = np.empty(input_shape, dtype=self.params["w"].dtype)
-        return self.backend.unsupported(conv2d_geometry(
-            x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding))
+        return self.backend.unsupported(self._geometry(input_shape))
+
+    def output_shape(self, input_shape):
+        """The shape of y, computed from the geometry alone (a dispatcher asked to compute
+        would time its candidates on a shape that is never trained)."""
+        return self._geometry(input_shape).y_shape
 
     def backward(self, dy, input_grad=True):
         dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(
@@ -79,7 +95,13 @@ class _Pool2D(Layer):
     def forward(self, x):
         forward = getattr(self.backend, f"{self.kind}_pool2d_forward")
         y, self.cache = forward(x, self.kernel_size, stride=self.stride)
+        self.computed_by = _computed_by(self.backend, self.cache)
         return y
+
+    def output_shape(self, input_shape):
+        """The shape of y, from the geometry alone (see Conv2D.output_shape)."""
+        x = np.empty(input_shape, dtype=np.float32)
+        return pool2d_geometry(x, self.kernel_size, stride=self.stride).y_shape
 
     def backward(self, dy, input_grad=True):
         dx = getattr(self.backend, f"{self.kind}_pool2d_backward")(dy, self.cache)

@@ -33,14 +33,31 @@ class Sequential:
 
     def unsupported(self, input_shape=(1, 1, 28, 28)) -> str | None:
         """The first layer the backend does not compute, named, with the backend's reason;
-        None when it computes them all. Shapes are traced with one image of zeros."""
+        None when it computes them all. Shapes are traced with one image of zeros; conv and
+        pooling layers give their output shape without computing (a dispatcher like auto
+        would time every candidate on this one image)."""
         x = np.zeros(input_shape, dtype=self.dtype)
         for i, layer in enumerate(self.layers):
             reason = layer.unsupported(x.shape) if hasattr(layer, "unsupported") else None
             if reason is not None:
                 return f"layer {i}, {layer!r}: {reason}"
-            x = layer.forward(x)
+            if hasattr(layer, "output_shape"):
+                x = np.zeros(layer.output_shape(x.shape), dtype=self.dtype)
+            else:
+                x = layer.forward(x)
         return None
+
+    def computed_by(self) -> dict[int, str]:
+        """{layer index: the algorithm that computed its latest forward pass} for the layers
+        that use the backend (a dispatcher's per-layer choice; a plain backend's name)."""
+        return {i: layer.computed_by for i, layer in enumerate(self.layers)
+                if getattr(layer, "computed_by", None) is not None}
+
+    def use_backends(self, per_layer: dict[int, object]) -> None:
+        """Compute layer i with per_layer[i] (e.g. the algorithms a dispatcher chose in
+        training), the other backend layers unchanged."""
+        for i, backend in per_layer.items():
+            self.layers[i].backend = backend
 
     def loss_and_grads(self, x, labels):
         """Forward and backward on one batch; returns (loss, logits) and fills every grads."""

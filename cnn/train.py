@@ -37,6 +37,8 @@ class TrainState:
     epochs_done: int = 0
     history: list = field(default_factory=list)
     saved_meta: dict = field(default_factory=dict)  # the checkpoint's record, when resumed
+    # {layer index: algorithm} that computed the latest epoch's first (full) training batch
+    training_choices: dict = field(default_factory=dict)
 
 
 def new_state(config: TrainConfig, backend) -> TrainState:
@@ -104,6 +106,8 @@ def train_epoch(state: TrainState, x, labels, progress=None):
                 f"training diverged in epoch {state.epochs_done + 1}: the loss of the batch "
                 f"of images {first}..{first + len(batch) - 1} is {loss}; try a lower --lr")
         state.optimizer.step(model.parameters())
+        if first == 0:
+            state.training_choices = model.computed_by()
         total_loss += loss * len(batch)
         correct += int((logits.argmax(axis=1) == labels[batch]).sum())
         seen += len(batch)
