@@ -11,12 +11,14 @@ import argparse
 import kernels
 from kernels.support import runtime
 
+from .layer_backends import DEFAULT_BACKEND
 from .model import ARCHITECTURES
 from .optim import OPTIMIZERS
 from .settings import DTYPES, TrainConfig, parse
 
-DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
 DEFAULT_SAVE = "model.npz"  # where `evaluate` and `predict` in the README look
+TRAINED_WITH = (f"default: the algorithms the model was trained with (with {DEFAULT_BACKEND}: "
+                "the one it chose for each layer, stored in the checkpoint)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +35,13 @@ def _setting(key):
             raise argparse.ArgumentTypeError(str(e)) from None
     convert.__name__ = key  # argparse names the type in its messages
     return convert
+
+
+def _path(text):
+    """A file or folder name: an empty one names nothing (the shell's "$UNSET" gives one)."""
+    if text == "":
+        raise argparse.ArgumentTypeError("an empty path names no file or folder")
+    return text
 
 
 def _count(text):
@@ -60,14 +69,15 @@ def _default(key):
     return f"default {getattr(TrainConfig, key)}; with --resume the checkpoint's"
 
 
-def build_parser(description):
-    parser = _Parser(prog="python -m cnn", description=description)
+def build_parser(description, prog="python -m cnn"):
+    parser = _Parser(prog=prog, description=description)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     backends = kernels.available()
 
     train = commands.add_parser("train", help="train a model on MNIST")
     train.add_argument("--backend", choices=backends,
-                       help=f"default {DEFAULT_BACKEND}; with --resume the checkpoint's")
+                       help=f"default {DEFAULT_BACKEND}; with --resume the checkpoint's "
+                            "(one that computes only the forward pass cannot train)")
     train.add_argument("--arch", choices=list(ARCHITECTURES),
                        help=_default("arch"))
     train.add_argument("--epochs", type=_setting("epochs"), default=TrainConfig.epochs,
@@ -89,36 +99,36 @@ def build_parser(description):
                             f"({_default('shift')})")
     train.add_argument("--seed", type=_setting("seed"), help=_default("seed"))
     train.add_argument("--dtype", choices=list(DTYPES), help=_default("dtype"))
-    train.add_argument("--data-dir", help="MNIST folder (default $MNIST_DIR, else "
+    train.add_argument("--data-dir", type=_path, help="MNIST folder (default $MNIST_DIR, else "
                                           "~/.cache/convbench/mnist; downloaded if missing)")
     train.add_argument("--limit-train", type=_count, help="use the first N training images")
     train.add_argument("--limit-test", type=_count, help="use the first N test images")
-    train.add_argument("--save", metavar="CKPT",
+    train.add_argument("--save", metavar="CKPT", type=_path,
                        help=f"checkpoint written after every epoch (default {DEFAULT_SAVE}; "
                             "with --resume the resumed file)")
     train.add_argument("--no-save", action="store_true", help="write no checkpoint")
-    train.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
-    train.add_argument("--metrics-json", metavar="PATH",
+    train.add_argument("--resume", metavar="CKPT", type=_path, help="continue from a checkpoint")
+    train.add_argument("--metrics-json", metavar="PATH", type=_path,
                        help="settings, per-epoch figures and versions as JSON")
-    train.add_argument("--plot", metavar="PNG", help="loss/accuracy curves (needs matplotlib)")
+    train.add_argument("--plot", metavar="PNG", type=_path, help="loss/accuracy curves (needs matplotlib)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--threads", type=_threads,
                        help="BLAS and Numba threads, at most the usable cores "
                             "(default: the libraries' own choice)")
 
     evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
-    evaluate_.add_argument("model", help="a checkpoint written by train")
-    evaluate_.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND,
-                           help=f"default {DEFAULT_BACKEND}")
-    evaluate_.add_argument("--data-dir", help="MNIST folder (as for train)")
+    evaluate_.add_argument("model", type=_path, help="a checkpoint written by train")
+    evaluate_.add_argument("--backend", choices=backends, help=TRAINED_WITH)
+    evaluate_.add_argument("--data-dir", type=_path, help="MNIST folder (as for train)")
     evaluate_.add_argument("--limit-test", type=_count, help="use the first N test images")
     evaluate_.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     predict = commands.add_parser("predict", help="classify PNG files or test-set images")
-    predict.add_argument("model", help="a checkpoint written by train")
-    predict.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="a 28x28 grayscale PNG, or an index into the test set (0-9999)")
-    predict.add_argument("--backend", choices=backends, default=DEFAULT_BACKEND,
-                         help=f"default {DEFAULT_BACKEND}")
-    predict.add_argument("--data-dir", help="MNIST folder, for test-set indices")
+    predict.add_argument("model", type=_path, help="a checkpoint written by train")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", type=_path,
+                         help="a 28x28 PNG (dark on light or light on dark; a transparent "
+                              "background counts as the background), or an index into the "
+                              "test set (0-9999)")
+    predict.add_argument("--backend", choices=backends, help=TRAINED_WITH)
+    predict.add_argument("--data-dir", type=_path, help="MNIST folder, for test-set indices")
     return parser

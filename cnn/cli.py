@@ -18,9 +18,12 @@ import kernels
 from kernels.support import runtime
 from kernels.support.files import writable_problem
 
-from .arguments import DEFAULT_BACKEND, DEFAULT_SAVE, build_parser
+from .arguments import DEFAULT_SAVE, build_parser
 from .checkpoint import CheckpointError, load_checkpoint, load_into
-from .data import DataError, load_mnist, prepare_images, read_digit_png
+from .data import DataError, load_mnist, prepare_images
+from .drawings import blank_problem, read_digit_png
+from .layer_backends import (DEFAULT_BACKEND, choices_table, trained_with, training_problem,
+                             use_trained_backends)
 from .layers import log_softmax
 from .model import ARCHITECTURES, build_model
 from .outputs import ProgressBar, plot_history, write_metrics
@@ -32,16 +35,19 @@ class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit code 2."""
 
 
-def main(argv=None):
-    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
+def main(argv=None, prog="python -m cnn"):
+    """Run one command; `prog` is how the user called it (`python -m cnn`, or the installed
+    script), which every message and hint repeats."""
+    args = build_parser(__doc__.splitlines()[0], prog).parse_args(argv)
+    args.prog = prog
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[
             args.command](args)
     except (UsageError, DataError, CheckpointError, TrainingDiverged) as e:
-        print(f"python -m cnn {args.command}: error: {e}", file=sys.stderr)
+        print(f"{prog} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. the disk filled up while writing an output
-        print(f"python -m cnn {args.command}: error: {e.strerror or e}"
+        print(f"{prog} {args.command}: error: {e.strerror or e}"
               + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -71,12 +77,12 @@ def _check_writable(*paths):
 def _train_state(args, config, explicit):
     """A fresh state, or the one saved in --resume (then with the same backend, and for a
     dispatcher the same per-layer choices, unless the user asks for another backend)."""
+    if args.backend and (problem := training_problem(args.backend)):
+        raise UsageError(problem)
     if not args.resume:
         return new_state(config, kernels.get_backend(args.backend or DEFAULT_BACKEND))
     loaded = load_checkpoint(args.resume)
-    saved_backend = loaded[2].get("backend")
-    backend = kernels.get_backend(args.backend or (
-        saved_backend if saved_backend in kernels.available() else DEFAULT_BACKEND))
+    backend = kernels.get_backend(args.backend or trained_with(loaded[2]))
     state = resume_state(args.resume, config, backend, explicit, loaded)
     adopt = getattr(backend, "adopt", None)
     if adopt is not None:
@@ -103,6 +109,10 @@ def cmd_train(args):
         runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
     state = _train_state(args, config, explicit)
+    if state.epochs_done >= config.epochs:
+        print(f"{args.resume} already has {state.epochs_done} epochs; nothing to do (train "
+              f"more with --epochs above {state.epochs_done}); no file written")
+        return 0
     _check_backend(state.model)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type
@@ -120,8 +130,6 @@ def cmd_train(args):
           f"{train_samples} images, testing on {test_samples}; epochs "
           f"{state.epochs_done + 1}..{config.epochs}; checkpoint {save or 'not saved'}",
           flush=True)
-    if state.epochs_done >= config.epochs:
-        print(f"the checkpoint already has {state.epochs_done} epochs; nothing to do")
     first_epoch = state.epochs_done + 1
 
     def after_epoch(record):
@@ -129,13 +137,11 @@ def cmd_train(args):
               f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
               f"{record['seconds']:.1f} s ({record['images_per_second']:,.0f} img/s)  "
               f"lr {record['lr']:.2e}", flush=True)
-        decisions = getattr(backend, "decisions", None)
-        if decisions is not None and record["epoch"] == first_epoch:
-            print(f"{backend.name} chose: " + "; ".join(
-                " ".join(key.split("|")[:3]) + f" -> {d['backend']}"
-                for key, d in decisions().items()), flush=True)
+        if record["epoch"] == first_epoch and kernels.role(backend.name) == kernels.DISPATCHER:
+            print(choices_table(state.model, state.training_choices, backend.name,
+                                config.batch_size), flush=True)
         if save:
-            save_state(save, state, _checkpoint_meta(backend, train_samples))
+            save_state(save, state, _checkpoint_meta(state, train_samples))
 
     def bar(what, total):
         return lambda epoch: ProgressBar(total, f"{what} {epoch}/{config.epochs}",
@@ -151,7 +157,7 @@ def cmd_train(args):
     if state.history:
         print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
     if save and state.history:
-        print(f"saved {save}; next: python -m cnn evaluate {save}")
+        print(f"saved {save}; next: {args.prog} evaluate {save}")
     return 0
 
 
@@ -165,9 +171,12 @@ def _write_outputs(args, state, train_samples, test_samples, interrupted=False):
         print(f"wrote {args.plot}", file=sys.stderr if interrupted else sys.stdout)
 
 
-def _checkpoint_meta(backend, train_samples):
-    """What a resumed run needs to repeat this one exactly, beyond the training settings."""
-    meta = dict(backend=backend.name, train_samples=train_samples)
+def _checkpoint_meta(state, train_samples):
+    """What a resumed run needs to repeat this one exactly, beyond the training settings,
+    and the algorithm that computed each layer, with which evaluate and predict compute it."""
+    backend = state.backend
+    meta = dict(backend=backend.name, train_samples=train_samples,
+                layer_backends={str(i): name for i, name in state.training_choices.items()})
     decisions = getattr(backend, "decisions", None)
     if decisions is not None:
         meta["auto_decisions"] = {k: d["backend"] for k, d in decisions().items()}
@@ -190,15 +199,18 @@ def _check_backend(model):
 
 
 def _load_model(path, backend_name):
+    """The checkpoint's model, computed by `backend_name`, or (None) as it was trained."""
     params, _, meta = load_checkpoint(path)
     if meta.get("arch") not in ARCHITECTURES:
         raise CheckpointError(f"checkpoint {path} has unknown architecture {meta.get('arch')!r}")
     try:
-        model = build_model(meta["arch"], backend=kernels.get_backend(backend_name),
-                            dtype=meta.get("dtype", "float32"))
+        model = build_model(meta["arch"], backend=kernels.get_backend(
+            backend_name or trained_with(meta)), dtype=meta.get("dtype", "float32"))
     except TypeError as e:
         raise CheckpointError(f"checkpoint {path}: {e}") from None
     load_into(model, params, path)
+    if backend_name is None:
+        use_trained_backends(model, meta)
     _check_backend(model)
     return model
 
@@ -236,7 +248,11 @@ def cmd_predict(args):
             names.append(f"test[{index}]")
             truth.append(int(test.test_labels[index]))
         else:
-            images.append(read_digit_png(item))
+            pixels = read_digit_png(item)
+            if problem := blank_problem(pixels):
+                print(f"{args.prog} predict: warning: {item} {problem}: its answer means "
+                      "nothing", file=sys.stderr)
+            images.append(pixels)
             names.append(item)
             truth.append(None)
     logits = model.predict_logits(prepare_images(np.stack(images), model.dtype.type))

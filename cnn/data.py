@@ -223,31 +223,3 @@ def random_shift(x, max_shift, rng):
     rows = (top[:, None] + np.arange(H))[:, :, None]
     cols = (left[:, None] + np.arange(W))[:, None, :]
     return padded[np.arange(N)[:, None, None], rows, cols][:, None]
-
-
-def read_digit_png(path):
-    """A user's 28x28 digit as uint8 (28, 28), white on black like MNIST: a light background
-    is inverted. The size is checked from the header, before any pixel is decoded, so a huge
-    image costs nothing (and Pillow's decompression-bomb guard, which would warn or raise
-    with a message of its own, is not needed)."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise DataError(f"{path}: reading PNG files needs Pillow: "
-                        "pip install 'convbench[plot]'") from None
-    guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
-        with Image.open(path) as image:
-            if image.size != (28, 28):
-                raise DataError(f"{path}: image is {image.size[0]}x{image.size[1]}, "
-                                "expected 28x28")
-            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not an image") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({e})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
-    return 255 - pixels if pixels.mean() > 127 else pixels

@@ -37,17 +37,42 @@ class ProgressBar:
         self.bar.close()
 
 
-def _versions():
-    import numba
-
+def _installed(distribution):
+    """The installed version of a distribution, None when it is not installed (read from
+    its metadata: torch is not imported for its version)."""
     from importlib.metadata import PackageNotFoundError, version
     try:
-        ours = version("convbench")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        ours = None
-    return dict(convbench=ours, python=platform.python_version(), numpy=np.__version__,
-                numba=numba.__version__, machine=platform.machine(), cpu=cpu_model(),
-                cpus=os.cpu_count())
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _blas():
+    """The BLAS libraries behind NumPy's and SciPy's GEMMs: those loaded in this process, by
+    threadpoolctl when installed, else the one NumPy was built against."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        return [dict(source="numpy.show_config", name=blas.get("name"),
+                     version=blas.get("version"))]
+    keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer",
+            "architecture")
+    return [dict(source="threadpoolctl", **{k: pool.get(k) for k in keep})
+            for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def _versions(backend):
+    import numba
+
+    found = dict(convbench=_installed("convbench"), python=platform.python_version(),
+                 numpy=np.__version__, numba=numba.__version__, scipy=_installed("scipy"),
+                 torch=_installed("torch"), blas=_blas(), machine=platform.machine(),
+                 cpu=cpu_model(), cpus=os.cpu_count())
+    wrapped = getattr(backend, "versions", None)  # a framework backend names its libraries
+    if wrapped is not None:
+        found["backend_libraries"] = wrapped()
+    return found
 
 
 def write_metrics(path, state, train_samples, test_samples, *, interrupted=False):
@@ -59,11 +84,12 @@ def write_metrics(path, state, train_samples, test_samples, *, interrupted=False
                   epochs_done=state.epochs_done,
                   interrupted=interrupted, epochs=state.history,
                   test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
-                  environment=_versions())
+                  layer_backends={str(i): name for i, name in state.training_choices.items()},
+                  environment=_versions(backend))
     decisions = getattr(backend, "decisions", None)
     if decisions is not None:
         record["auto_decisions"] = decisions()
-    text = json.dumps(record, indent=2) + "\n"
+    text = json.dumps(record, indent=2, allow_nan=False) + "\n"  # strict JSON, as jq reads
     atomic_write(path, lambda f: f.write(text.encode()))
 
 

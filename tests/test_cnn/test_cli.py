@@ -322,14 +322,20 @@ def test_resume_equals_uninterrupted(fake_mnist, tmp_path, capsys):
 
 
 def test_resume_with_nothing_left_to_do(trained, fake_mnist, tmp_path, capsys):
+    """It says only what happened: one line, no "saved ..." for a file it did not write
+    (issue 17, finding 15), and it writes none of the outputs."""
     directory, _ = fake_mnist
     before = trained["ckpt"].read_bytes()
+    outputs = [tmp_path / "copy.npz", tmp_path / "m.json", tmp_path / "c.png"]
     code, out, err = run(["train", "--epochs", 2, "--resume", trained["ckpt"], "--limit-train",
-                          200, "--limit-test", 10, "--no-progress", "--data-dir", directory],
-                         capsys)
+                          200, "--limit-test", 10, "--no-progress", "--data-dir", directory,
+                          "--save", outputs[0], "--metrics-json", outputs[1],
+                          "--plot", outputs[2]], capsys)
     assert code == 0, err
-    assert "already has 2 epochs; nothing to do" in out
+    assert out.splitlines() == [f"{trained['ckpt']} already has 2 epochs; nothing to do "
+                                "(train more with --epochs above 2); no file written"]
     assert trained["ckpt"].read_bytes() == before
+    assert not any(path.exists() for path in outputs)
 
 
 def test_resume_on_other_training_data_is_refused(trained, fake_mnist, tmp_path, capsys):

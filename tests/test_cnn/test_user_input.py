@@ -239,6 +239,33 @@ def test_failed_download_leaves_no_empty_data_folder(workdir, capsys, monkeypatc
     assert listing(workdir) == []
 
 
+def test_a_given_data_folder_is_not_answered_with_pass_data_dir(workdir, capsys, monkeypatch):
+    """The user named the folder: the error names it and says what to put there, not 'pass
+    --data-dir' (issue 17, finding 19)."""
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # the discard port
+    code, _, err = run(["train", *TINY, "--no-save", "--data-dir", "given"], capsys)
+    assert_one_line_error(code, err, "cannot download", "into given")
+    assert "--data-dir" not in err and "MNIST_DIR" not in err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "--metrics-json", ""], "--metrics-json"),
+    (["train", "--plot", ""], "--plot"),
+    (["train", "--save", ""], "--save"),
+    (["train", "--resume", ""], "--resume"),
+    (["train", "--data-dir", ""], "--data-dir"),
+    (["evaluate", "m.npz", "--data-dir", ""], "--data-dir"),
+    (["evaluate", ""], "model"),
+    (["predict", "m.npz", ""], "IMAGE"),
+])
+def test_an_empty_path_is_named_as_such(argv, flag, workdir, capsys):
+    """`--metrics-json ""` was refused as "cannot write .: it is a directory" (issue 17,
+    finding 18): name the argument and say it is empty."""
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, f"argument {flag}", "empty path")
+    assert listing(workdir) == []
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--threads", "4096"], ["--threads", "4096 threads", "cores"]),
     (["train", "--threads", "0"], ["--threads", "positive integer"]),
@@ -279,6 +306,36 @@ def test_metrics_record_every_setting_and_the_versions(fake_mnist, workdir, caps
     env = metrics["environment"]
     assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
     assert env["python"] and env["cpu"] and "convbench" in env
+
+
+def test_metrics_record_scipy_torch_and_blas_as_strict_json(fake_mnist, workdir, capsys):
+    """The README says "the library versions": scipy (the fft backend), torch when installed,
+    and the BLAS behind every GEMM (issue 17, finding 18); strict JSON that jq reads."""
+    import scipy
+    from importlib.metadata import PackageNotFoundError, version
+
+    directory, _ = fake_mnist
+    code, _, err = run(["train", *TINY, "--epochs", "1", "--limit-train", "64",
+                        "--limit-test", "32", "--data-dir", directory, "--backend", "im2col",
+                        "--metrics-json", "m.json", "--no-save"], capsys)
+    assert code == 0, err
+
+    def not_json(token):
+        raise ValueError(f"{token} is not JSON")
+    env = json.loads(Path("m.json").read_text(), parse_constant=not_json)["environment"]
+    assert env["scipy"] == scipy.__version__
+    try:
+        torch = version("torch")
+    except PackageNotFoundError:
+        torch = None
+    assert env["torch"] == torch
+    assert any(lib["version"] for lib in env["blas"]), env["blas"]
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return
+    assert {lib["internal_api"] for lib in env["blas"]} >= \
+        {i["internal_api"] for i in threadpool_info() if i["user_api"] == "blas"}
 
 
 def test_curves_have_a_title(fake_mnist, workdir, monkeypatch):

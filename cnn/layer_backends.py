@@ -1,0 +1,70 @@
+"""Which backend computes each layer of a model, and whether a backend can train.
+
+Training needs every pass (forward, backward-data, backward-weights); a forward-only backend
+(a library that only runs inference) can still evaluate and predict. Without --backend,
+evaluate and predict compute each layer with the algorithm the model was trained with: for a
+dispatcher like auto, the one it chose for that layer, stored in the checkpoint - so they
+neither repeat auto's trials in every process nor change the rounding the model was tested
+with.
+"""
+
+from __future__ import annotations
+
+import kernels
+
+DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
+
+
+def training_problem(name: str) -> str | None:
+    """Why the backend called `name` cannot train (it lacks a backward pass), or None."""
+    computed = kernels.passes(name)
+    if all(p in computed for p in kernels.ALL_PASSES):
+        return None
+    plural = "es" if len(computed) > 1 else ""
+    return f"{name} computes only the {' and '.join(computed)} pass{plural}; it cannot train"
+
+
+def trained_with(meta: dict) -> str:
+    """The backend a checkpoint was trained with, when it is available here, else auto."""
+    name = meta.get("backend")
+    return name if isinstance(name, str) and name in kernels.available() else DEFAULT_BACKEND
+
+
+def stored_choices(meta: dict) -> dict[int, str]:
+    """{layer index: algorithm} from a checkpoint ({} when it has none, or names one that is
+    not available here). The checkpoint is user input: odd entries count as none."""
+    raw = meta.get("layer_backends")
+    if not isinstance(raw, dict):
+        return {}
+    usable = set(kernels.available())
+    choices = {}
+    for index, name in raw.items():
+        if not (isinstance(index, str) and index.isdigit() and name in usable):
+            return {}
+        choices[int(index)] = name
+    return choices
+
+
+def use_trained_backends(model, meta: dict) -> None:
+    """Compute each layer as in training: with the stored per-layer choices when they cover
+    every layer that uses a backend, else (an older checkpoint) by handing the dispatcher
+    its stored decisions."""
+    choices = stored_choices(meta)
+    backend_layers = {i for i, layer in enumerate(model.layers) if hasattr(layer, "backend")}
+    if choices and set(choices) == backend_layers:
+        model.use_backends({i: kernels.get_backend(n) for i, n in choices.items()})
+        return
+    if not backend_layers:
+        return
+    adopt = getattr(model.layers[min(backend_layers)].backend, "adopt", None)
+    if adopt is not None and isinstance(meta.get("auto_decisions"), dict):
+        adopt(meta["auto_decisions"])
+
+
+def choices_table(model, choices: dict[int, str], dispatcher: str, batch_size: int) -> str:
+    """A few lines: what the dispatcher chose for each layer on the training batches."""
+    rows = [(f"layer {i}", repr(model.layers[i]), name) for i, name in sorted(choices.items())]
+    widths = [max(len(row[k]) for row in rows) for k in range(2)]
+    lines = [f"{dispatcher} chose, per layer (training batches of {batch_size}):"]
+    lines += [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
