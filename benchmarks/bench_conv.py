@@ -7,9 +7,8 @@ import numpy as np
 
 import kernels
 from kernels.bench import measure, workspace_bytes
-from kernels.cases import CONV_CASES
-
-from .common import BACKENDS, CONV_NAMES, is_fast, skip_unless_practical
+from .common import (BACKENDS, CONV, CONV_NAMES, case_named, computes_backward, is_fast,
+                     skip_unless_practical)
 
 
 class _Conv:
@@ -18,7 +17,7 @@ class _Conv:
     timeout = 600
 
     def setup(self, backend, case):
-        self.case = CONV_CASES[case]
+        self.case = case_named(CONV, case)
         skip_unless_practical(self.case, backend)
         self.backend = kernels.get_backend(backend)
         unsupported = getattr(self.backend, "unsupported", lambda geometry: None)
@@ -28,10 +27,20 @@ class _Conv:
         self.kwargs = self.case.params()
         # Warm-up: Numba compiles (or loads its cache) here, never inside a timing.
         self.y, self.cache = self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
-        self.backend.conv2d_backward(self.dy, self.cache)
+        if computes_backward(self.backend):
+            self.backend.conv2d_backward(self.dy, self.cache)
 
 
-class _SplitBackward(_Conv):
+class _Backward(_Conv):
+    """Skipped for a backend that computes the forward pass only (e.g. onnxruntime)."""
+
+    def setup(self, backend, case):
+        super().setup(backend, case)
+        if not computes_backward(self.backend):
+            raise NotImplementedError(f"{backend} computes the forward pass only")
+
+
+class _SplitBackward(_Backward):
     """The passes apart: commits before the split backward have no flags; skipped there."""
 
     def setup(self, backend, case):
@@ -45,7 +54,7 @@ class ConvForward(_Conv):
         self.backend.conv2d_forward(self.x, self.w, self.b, **self.kwargs)
 
 
-class ConvBackward(_Conv):
+class ConvBackward(_Backward):
     def time_backward(self, backend, case):
         self.backend.conv2d_backward(self.dy, self.cache)
 
@@ -60,7 +69,7 @@ class ConvBackwardWeights(_SplitBackward):
         self.backend.conv2d_backward(self.dy, self.cache, compute_dx=False)
 
 
-class ConvMetrics(_Conv):
+class ConvMetrics(_Backward):
     """Derived numbers: asv stores and plots them like timings. asv reads every tracked
     value as lower-is-better (`asv compare`, `asv publish`'s regressions), so the rate is
     tracked as its inverse: seconds per GFLOP of forward+backward (GF/s = 1 / that)."""

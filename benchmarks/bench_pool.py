@@ -3,9 +3,8 @@
 import numpy as np
 
 import kernels
-from kernels.cases import POOL_CASES
-
-from .common import BACKENDS, POOL_NAMES, skip_unless_practical
+from .common import BACKENDS, POOL, POOL_NAMES, case_named, computes_backward, \
+    skip_unless_practical
 
 
 class _Pool:
@@ -14,9 +13,13 @@ class _Pool:
     timeout = 300
 
     def setup(self, backend, case):
-        self.case = POOL_CASES[case]
+        self.case = case_named(POOL, case)
         skip_unless_practical(self.case, backend)
         b = kernels.get_backend(backend)
+        if not computes_backward(b):  # forward only: its pooling is not what it is here for
+            raise NotImplementedError(f"{backend} computes the forward pass only")
+        if hasattr(b, "POOLING_FROM"):  # borrowed pooling: timed under its owner's name
+            raise NotImplementedError(f"{backend} pools with {b.POOLING_FROM}'s kernels")
         self.forward = getattr(b, f"{self.case.op}_pool2d_forward")
         self.backward = getattr(b, f"{self.case.op}_pool2d_backward")
         self.x, self.dy = self.case.arrays(np.float32)

@@ -8,6 +8,11 @@ The reduced grid (default) times the layers of the default `convnet` with the fa
 so `asv run` over many commits stays quick. CONVBENCH_FULL=1 selects the full grid
 (`kernels.cases.full_grid`): every case, every backend (the reference where practical),
 every architecture.
+
+Libraries (frameworks and plug-ins, role LIBRARY) are parameters too: every framework the
+registry knows, installed or not, so that a machine without one records it as skipped
+(setup raises NotImplementedError, asv's way to skip), not as a failure. A user's own cases
+come from the file CONVBENCH_CASES_FILE names (kernels.cases.custom), timed with the grid.
 """
 
 import kernels
@@ -15,6 +20,31 @@ import kernels.cases as cases
 from kernels.cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, practical
 
 FULL = getattr(cases, "full_grid", lambda: False)()  # older commits: the reduced grid
+
+
+def _user_cases():
+    """The cases of CONVBENCH_CASES_FILE; none at commits without kernels.cases.custom."""
+    try:
+        from kernels.cases import custom
+    except ImportError:
+        return []
+    return custom.from_environment()
+
+
+def _libraries():
+    """Every framework the registry knows and every usable library (older commits: none)."""
+    library = getattr(kernels, "LIBRARY", None)
+    if library is None:
+        return []
+    plugins = getattr(kernels, "plugins", None)
+    known = list(getattr(plugins, "FRAMEWORKS", {}))
+    return list(dict.fromkeys(known + kernels.available(library)))
+
+
+USER_CASES = _user_cases()
+LIBRARIES = _libraries()
+CONV = {**CONV_CASES, **{c.name: c for c in USER_CASES if c.kind == "conv"}}
+POOL = {**POOL_CASES, **{c.name: c for c in USER_CASES if c.kind == "pool"}}
 
 
 def is_fast(name):
@@ -33,14 +63,32 @@ else:
     CONV_NAMES = [n for n in QUICK_CASES if n in CONV_CASES]
     POOL_NAMES = [n for n in QUICK_CASES if n in POOL_CASES]
     ARCHS = ["convnet"]
+BACKENDS += [b for b in LIBRARIES if b not in BACKENDS]
+CONV_NAMES += [c.name for c in USER_CASES if c.kind == "conv"]
+POOL_NAMES += [c.name for c in USER_CASES if c.kind == "pool"]
 
-# Backends for whole-model benchmarks: the reference takes minutes per training step.
-MODEL_BACKENDS = [b for b in BACKENDS if is_fast(b)]
+# Backends for whole-model benchmarks: the reference takes minutes per training step; our
+# CNN on a library's kernels is not timed here.
+MODEL_BACKENDS = [b for b in BACKENDS if is_fast(b) and b not in LIBRARIES]
 
 
 def skip_unless_practical(case, backend):
     """asv records a benchmark whose setup raises NotImplementedError as skipped."""
     if backend not in kernels.available():
-        raise NotImplementedError(f"{backend} does not exist at this commit")
+        raise NotImplementedError(f"{backend} is not available (its package is not installed, "
+                                  "or it does not exist at this commit)")
     if not practical(case, backend):
         raise NotImplementedError(f"{backend} is impractically slow on {case.name}")
+
+
+def computes_backward(backend) -> bool:
+    """Whether the backend computes the backward passes (a forward-only library does not)."""
+    passes = getattr(kernels, "passes", None)
+    return passes is None or kernels.BACKWARD_DATA in passes(backend)
+
+
+def case_named(cases, name):
+    """A case of the grid, or skipped: a user's case at a commit that cannot read it."""
+    if name not in cases:
+        raise NotImplementedError(f"case {name} is not known at this commit")
+    return cases[name]

@@ -23,10 +23,11 @@ class FakeLibrary:
     def conv2d_forward(self, x, w, b=None, **params):
         return self._inner.conv2d_forward(x, w, b, **params)
 
-    def conv2d_backward(self, dy, cache, **flags):
+    def conv2d_backward(self, dy, cache, *, compute_dx=True, compute_dw=True):
         if kernels.BACKWARD_DATA not in self.PASSES:
             raise AssertionError("a forward-only library's backward was called")
-        return self._inner.conv2d_backward(dy, cache, **flags)
+        return self._inner.conv2d_backward(dy, cache, compute_dx=compute_dx,
+                                           compute_dw=compute_dw)
 
     def __getattr__(self, name):  # pooling: im2col's
         if name.endswith(("_pool2d_forward", "_pool2d_backward")):
