@@ -137,7 +137,8 @@ def cmd_train(args):
               f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
               f"{record['seconds']:.1f} s ({record['images_per_second']:,.0f} img/s)  "
               f"lr {record['lr']:.2e}", flush=True)
-        if record["epoch"] == first_epoch and kernels.role(backend.name) == kernels.DISPATCHER:
+        # A dispatcher (it has winner(cache)) chose per layer: show what.
+        if record["epoch"] == first_epoch and hasattr(backend, "winner"):
             print(choices_table(state.model, state.training_choices, backend.name,
                                 config.batch_size), flush=True)
         if save:

@@ -64,6 +64,8 @@ def use_trained_backends(model, meta: dict) -> None:
 def choices_table(model, choices: dict[int, str], dispatcher: str, batch_size: int) -> str:
     """A few lines: what the dispatcher chose for each layer on the training batches."""
     rows = [(f"layer {i}", repr(model.layers[i]), name) for i, name in sorted(choices.items())]
+    if not rows:
+        return f"{dispatcher} chose nothing: no layer was trained"
     widths = [max(len(row[k]) for row in rows) for k in range(2)]
     lines = [f"{dispatcher} chose, per layer (training batches of {batch_size}):"]
     lines += [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
