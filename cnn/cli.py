@@ -110,8 +110,9 @@ def cmd_train(args):
     config, explicit = _config_from(args)
     state = _train_state(args, config, explicit)
     if state.epochs_done >= config.epochs:
-        print(f"{args.resume} already has {state.epochs_done} epochs; nothing to do (train "
-              f"more with --epochs above {state.epochs_done}); no file written")
+        done = f"{state.epochs_done} epoch" + ("s" if state.epochs_done != 1 else "")
+        print(f"{args.resume} already has {done}; nothing to do (train more with --epochs "
+              f"above {state.epochs_done}); no file written")
         return 0
     _check_backend(state.model)
     data = load_mnist(args.data_dir)

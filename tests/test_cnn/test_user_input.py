@@ -200,6 +200,16 @@ def test_ctrl_c_keeps_the_finished_epochs(fake_mnist, workdir, capsys, monkeypat
     assert checkpoint.load_checkpoint(workdir / "model.npz")[2]["epochs_done"] == 1
 
 
+def test_resuming_a_finished_one_epoch_run_says_so_in_english(model_file, fake_mnist,
+                                                              workdir, capsys):
+    before = model_file.read_bytes()
+    code, out, err = run(["train", "--epochs", "1", "--resume", model_file], capsys)
+    assert code == 0, err
+    assert out == (f"{model_file} already has 1 epoch; nothing to do (train more with "
+                   "--epochs above 1); no file written\n")
+    assert model_file.read_bytes() == before and listing(workdir) == []
+
+
 def test_a_diverging_run_stops_with_one_line(fake_mnist, workdir, capsys):
     """lr 1e6 makes the loss inf/NaN within the first epoch: the run stops there, says why,
     and writes no checkpoint of NaN weights."""
