@@ -1,13 +1,14 @@
 """Shared fixtures, Hypothesis profiles and the pytest-benchmark default of the test suite.
 
-Every test that takes `backend` runs once per registered backend (`kernels.available()`, ids =
-names), so a backend added to the registry later is tested without touching the suite. Tests
-that compare a backend with the naive reference take `candidate` instead: every registered
-backend except naive itself (comparing naive with naive would pass by construction); naive is
-checked against independent oracles (SciPy, PyTorch, finite differences) instead.
-
-A registered backend whose module is missing is NOT skipped: its tests fail at setup with the
-ModuleNotFoundError, because a registry entry without an implementation is a bug.
+The fixtures `backend`, `candidate`, `naive` and `torch` come from the conformance suite's
+plugin (kernels.conformance.plugin): every test that takes `backend` runs once per available
+backend (`kernels.available()`, ids = names; --convbench-backend NAME narrows it), so a
+backend added to the registry later is tested without touching the suite. Tests that compare a
+backend with the naive reference take `candidate` instead: every backend except naive itself
+(comparing naive with naive would pass by construction); naive is checked against independent
+oracles (SciPy, PyTorch, finite differences) instead. A backend that is registered but cannot
+be loaded is not listed by `kernels.available()`; tests/test_kernels/test_registry.py and
+`python -m kernels list` say why.
 
 Hypothesis profiles: "ci" (200 examples, derandomized so a CI run is reproducible) is loaded
 when the CI environment variable is set, otherwise "dev" (50 examples). HYPOTHESIS_PROFILE
@@ -25,7 +26,7 @@ import os
 import pytest
 from hypothesis import settings
 
-import kernels
+pytest_plugins = ["kernels.conformance.plugin"]
 
 # ci: derandomized (examples derived from each test's name) and no example database, so two
 # CI runs of the same code test exactly the same inputs.
@@ -43,28 +44,6 @@ def _profile_name() -> str:
 
 
 settings.load_profile(_profile_name())
-
-BACKEND_NAMES = kernels.available()
-CANDIDATE_NAMES = [name for name in BACKEND_NAMES if kernels.role(name) != kernels.REFERENCE]
-
-
-@pytest.fixture(scope="session", params=BACKEND_NAMES, ids=BACKEND_NAMES)
-def backend(request):
-    """Every registered backend, naive included."""
-    return kernels.get_backend(request.param)
-
-
-@pytest.fixture(scope="session", params=CANDIDATE_NAMES, ids=CANDIDATE_NAMES)
-def candidate(request):
-    """Every registered backend except naive: the ones checked against the naive reference."""
-    return kernels.get_backend(request.param)
-
-
-@pytest.fixture(scope="session")
-def naive():
-    """The reference backend."""
-    return kernels.get_backend("naive")
-
 
 TIMING_REQUESTS = ("benchmark_only", "benchmark_enable", "benchmark_json", "benchmark_save",
                    "benchmark_autosave", "benchmark_compare", "benchmark_histogram")

@@ -5,7 +5,8 @@ Imports are read with `ast`, including those inside functions, so a lazy import 
 an upward arrow counts like any other. Layers, bottom to top:
 
     kernels.support  <  kernels.shapes  <  kernels (registry), kernels.cases
-        <  kernels.backends  <  cnn  <  kernels.bench, kernels.__main__, benchmarks
+        <  kernels.backends  <  kernels.conformance  <  cnn
+        <  kernels.bench, kernels.__main__, benchmarks
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ LAYERS = [  # (module prefix, layer); the longest matching prefix wins
     ("kernels", 2),
     ("kernels.cases", 2),
     ("kernels.backends", 3),
+    ("kernels.conformance", 3.5),  # the suite any backend must pass: above them, below cnn
     ("cnn", 4),
     ("kernels.bench", 5),
     ("kernels.__main__", 5),
@@ -132,7 +134,7 @@ def test_the_wheel_takes_every_package():
     include = config["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = [_module_name(init) for top in ("kernels", "cnn")
                 for init in (ROOT / top).rglob("__init__.py")]
-    assert {"kernels.bench", "kernels.backends.numba", "kernels.backends.winograd"} <= \
-        set(packages)
+    assert {"kernels.bench", "kernels.backends.numba", "kernels.backends.winograd",
+            "kernels.conformance"} <= set(packages)
     assert [p for p in packages if not any(fnmatchcase(p, pattern) for pattern in include)] \
         == []

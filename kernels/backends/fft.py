@@ -61,7 +61,7 @@ the naive definition confines it to the windows that touch it. Not emulated.
 Errors are normwise, not componentwise: an FFT spreads each rounding error over the whole
 plane (about eps * the plane's rms), so output elements with a small sum|terms| - borders,
 covered by few windows - see a larger error relative to it than a direct sum would give.
-The tests' bound, per output plane, is derived in tests/fft_bounds.py.
+The tests' bound, per output plane, is derived in kernels/conformance/fft_bound.py.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ DW_BLOCKS = 8
 #: A non-finite input value reaches every frequency, so it spreads through whole planes
 #: (the naive definition confines it to the windows that touch it): see the docstring.
 NONFINITE_SPREADS = True
+#: Rounding: normwise per output plane, the bound of kernels/conformance/fft_bound.py.
+ERROR_MODEL = "fft"
 
 
 def unsupported(geo) -> str | None:

@@ -1,5 +1,5 @@
 """What is particular to the FFT backend (the conformance, property and oracle suites cover it
-like every backend, with the bound of fft_bounds.py): chunking and its recomputed spectra,
+like every backend, with the bound of kernels/conformance/fft_bound.py): chunking and its recomputed spectra,
 the honest workspace, the skipped passes, the spectra reused from forward, the contract for
 unsupported configurations, the documented spreading of NaN, and a bound tight enough to
 catch a wrong tap."""
@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import fft_bounds
 import kernels.backends.fft as fft
-from kernel_helpers import check_conv as check_backend
-from kernel_helpers import conv_inputs
+from kernels.conformance import fft_bound
+from kernels.conformance.checks import check_conv as check_backend
+from kernels.conformance.checks import conv_inputs
 from kernels.shapes import conv2d_geometry
 
 
@@ -125,7 +125,7 @@ def test_the_float64_bound_has_teeth(params):
     y, cache = fft.conv2d_forward(x, w, b, **params)
     dy = rng.standard_normal(y.shape)
     dx, dw, _ = fft.conv2d_backward(dy, cache)
-    bounds = fft_bounds.error_bound(x, w, dy, b, **params)
+    bounds = fft_bound.error_bound(x, w, dy, b, **params)
     for name, got in (("y", y), ("dx", dx), ("dw", dw)):
         norm = np.sqrt((got ** 2).sum(axis=(2, 3)))
         assert np.all(bounds[name] <= 1e-6 * norm), name

@@ -1,5 +1,5 @@
 """What is particular to the Winograd backends (the conformance, property and oracle suites
-cover them like every backend, with the bound of winograd_bounds.py): the generated matrices,
+cover them like every backend, with the bound of kernels/conformance/winograd_bound.py): the generated matrices,
 exactness where the arithmetic is exact, the bound's own soundness, the skipped passes, the
 workspace cap, the limits and the documented spreading of non-finite values."""
 
@@ -13,10 +13,10 @@ import pytest
 
 import kernels
 import kernels.backends.winograd as W
-import winograd_bounds
-from kernel_helpers import check_conv, conv_inputs
 from kernels.backends.winograd import transforms
 from kernels.bench import workspace_bytes
+from kernels.conformance import winograd_bound
+from kernels.conformance.checks import check_conv, conv_inputs
 from kernels.shapes import conv2d_geometry
 
 NAIVE = kernels.get_backend("naive")
@@ -88,11 +88,11 @@ def test_f43_points_lower_the_bound_against_lavins(monkeypatch):
     """On all-ones data the bound's scale (the abs-valued algorithm) of F(4x4,3x3) is ~2.6x
     smaller with our points than with Lavin & Gray's 0, +-1, +-2."""
     x, w = np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 3))
-    ours = winograd_bounds.error_scale(BACKENDS[1], x, w)["y"][0]
+    ours = winograd_bound.error_scale(BACKENDS[1], x, w)["y"][0]
     monkeypatch.setitem(transforms.POINTS, 6, (0, 1, -1, 2, -2))
     transforms.transform.cache_clear()
     try:
-        lavin = winograd_bounds.error_scale(BACKENDS[1], x, w)["y"][0]
+        lavin = winograd_bound.error_scale(BACKENDS[1], x, w)["y"][0]
     finally:
         transforms.transform.cache_clear()
     assert ours.max() * 2 < lavin.max()
@@ -130,7 +130,7 @@ def test_scale_dominates_direct_sum_of_terms(backend):
     rng = np.random.default_rng(11)
     x, w, b = make(rng, N=2, C=3, H=8, W=7, F=2, kh=3, kw=3)
     direct, _ = NAIVE.conv2d_forward(np.abs(x), np.abs(w), np.abs(b), padding=1)
-    scale, _ = winograd_bounds.error_scale(backend, x, w, b, padding=1)["y"]
+    scale, _ = winograd_bound.error_scale(backend, x, w, b, padding=1)["y"]
     assert np.all(scale >= direct * (1 - 1e-12))
 
 

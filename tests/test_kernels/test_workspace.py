@@ -15,7 +15,7 @@ gives the uncapped result bit for bit (y, dx, dw, db) - the strongest check, it 
 misplaced image or offset. With real-valued data the GEMM kernel (blocking, edge kernels)
 may depend on the number of columns, so y and dx may differ in the last bits, and dw is the
 sum of the chunks' partial products (a different summation order): all three are checked
-with the rounding bound of kernel_helpers. db is dy.sum over the whole batch in both cases:
+with the rounding bound of kernels.conformance.bounds. db is dy.sum over the whole batch in both cases:
 bit-for-bit equal.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import kernels.backends.im2col as im2col
-from kernel_helpers import assert_within_rounding, conv_reduction_lengths
+from kernels.conformance.bounds import assert_within_rounding, conv_reduction_lengths
 from kernels.bench import workspace_bytes
 from kernels.cases import CONV_CASES
 from kernels.shapes import conv2d_geometry
@@ -141,7 +141,7 @@ def test_chunked_matches_uncapped_within_rounding(config_name, cap_name, monkeyp
     The reference is the uncapped result of the same dtype. Both it and the capped result are
     within gamma_K * scale of the exact value (K the reduction length, scale = sum|terms|,
     computed in float64 on |x|, |w|, |dy|), so they differ by at most 2 gamma_K * scale,
-    which is within kernel_helpers' C_BOUND * K * eps * scale (C_BOUND = 2 and gamma_K ~
+    which is within kernels.conformance.bounds' C_BOUND * K * eps * scale (C_BOUND = 2 and gamma_K ~
     K * eps / 2)."""
     config = CONFIGS[config_name]
     x, w, b, dy, geo = _arrays(config, np.random.default_rng(21), ints=False)

@@ -36,7 +36,7 @@ Non-finite values: the transforms mix a tile's values (inf - inf = NaN), so a Na
 makes non-finite the outputs naive makes non-finite and maybe every other output of the tiles
 that read it (their m x m blocks); a non-finite weight poisons its filter. Not naive's
 pattern. Rounding: a componentwise bound from the transform norms, derived in
-tests/winograd_bounds.py (the algorithm re-run on |x|, |w| with |A|, |B|, |G|).
+kernels/conformance/winograd_bound.py (the algorithm re-run on |x|, |w| with |A|, |B|, |G|).
 Pooling is not a convolution: these backends use the Numba backend's pooling kernels.
 """
 
@@ -60,6 +60,8 @@ class Winograd:
     MAX_WORKSPACE_BYTES = 64 * 2**20
     #: A non-finite value spreads through the tiles that read it (see the module docstring).
     NONFINITE_SPREADS = True
+    #: Rounding: the componentwise bound of kernels/conformance/winograd_bound.py.
+    ERROR_MODEL = "winograd"
     POOLING_FROM = "numba"
     max_pool2d_forward = staticmethod(_numba_backend.max_pool2d_forward)
     max_pool2d_backward = staticmethod(_numba_backend.max_pool2d_backward)

@@ -1,5 +1,6 @@
-"""The rounding bound the tests hold the FFT backend to: normwise, per output plane, derived
-from the dtype, the FFT grid and the inputs' norms (never calibrated on observed errors).
+"""The rounding bound the conformance suite holds the FFT backend to (ERROR_MODEL = "fft"):
+normwise, per output plane, derived from the dtype, the FFT grid and the inputs' norms (never
+calibrated on observed errors).
 The derivation is in `error_bound`'s docstring.
 """
 

@@ -1,5 +1,5 @@
-"""The rounding bound the tests hold the Winograd backends to, derived from the transform
-matrices (never calibrated on observed errors).
+"""The rounding bound the conformance suite holds the Winograd backends to (ERROR_MODEL =
+"winograd"), derived from the transform matrices (never calibrated on observed errors).
 
 Rounding (Higham, Accuracy and Stability of Numerical Algorithms, ch. 3). Every stage of the
 algorithm is a sum of products with constants or data; expand a result into its terms

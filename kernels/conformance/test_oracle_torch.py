@@ -1,12 +1,9 @@
-"""Independent oracles: SciPy and PyTorch, for EVERY backend (naive included).
+"""Oracle: PyTorch, for every backend (naive included), when torch is installed.
 
-These references share no code with the package: SciPy's direct 2-D correlation on an
-explicitly zero-padded input (stride 1, dilation 1, groups 1), and PyTorch's conv2d /
-max_pool2d / avg_pool2d with autograd, whose semantics the contract copies. Comparisons use the
-rounding bound of `kernel_helpers` (K * eps(dtype) * sum|terms|), with the scale computed by
-the same oracle on absolute values. SciPy uses method='direct' (a plain sum of products; its
-FFT path has a norm-wise, not elementwise, error bound). The PyTorch part skips cleanly when
-torch is not installed.
+PyTorch's conv2d / max_pool2d / avg_pool2d with autograd, whose semantics the contract copies,
+shares no code with the package. Comparisons use the bound of the backend's error model
+(`compare`; the rounding bound K * eps(dtype) * sum|terms| for a plain sum), with the scale
+computed by PyTorch on absolute values. Without torch these tests are skipped.
 """
 
 from __future__ import annotations
@@ -16,92 +13,15 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given
-from scipy import signal
 
-from kernel_helpers import (DTYPE_IDS, DTYPES, as_pair, assert_conv_close, assert_within_rounding,
-                            computed_by, conv_configs, conv_inputs, error_model, pool_configs,
-                            pool_input)
-from kernels.shapes import conv2d_geometry
+from kernels.conformance import record
+from kernels.conformance.bounds import DTYPE_IDS, DTYPES, as_pair, assert_within_rounding
+from kernels.conformance.checks import (OUT_OF_RANGE, asked_only, backward, backward_asks,
+                                        conv_inputs, declared_reason, pool_input)
+from kernels.conformance.compare import assert_conv_close, computed_by, error_model
+from kernels.conformance.strategies import conv_configs, pool_configs
 
-# ------------------------------------------------------------------------------ SciPy
-
-# id: (N, C, H, W, F, (kh, kw), padding (top, bottom, left, right) or None for 'same')
-SCIPY_CASES = {
-    "k3-p0": (2, 3, 6, 7, 4, (3, 3), (0, 0, 0, 0)),
-    "k3-p1": (1, 2, 5, 5, 3, (3, 3), (1, 1, 1, 1)),
-    "k2x3-p2x0": (2, 2, 4, 6, 2, (2, 3), (2, 2, 0, 0)),
-    "k1x1": (2, 4, 3, 5, 3, (1, 1), (0, 0, 0, 0)),
-    "k4x1-p1x2": (1, 3, 7, 4, 2, (4, 1), (1, 1, 2, 2)),
-    "cin1-k5": (2, 1, 8, 6, 3, (5, 5), (0, 0, 0, 0)),
-    "kernel-eq-input": (1, 2, 3, 4, 2, (3, 4), (0, 0, 0, 0)),
-    "same-k2x4": (2, 2, 5, 6, 3, (2, 4), None),
-}
-
-
-def _scipy_conv(x, w, b, dy, pad):
-    """Forward y and backward dx, dw, db (float64) with SciPy's direct correlate/convolve:
-    y[n,f] = sum_c correlate(xp[n,c], w[f,c], 'valid') + b[f];
-    dxp[n,c] = sum_f convolve(dy[n,f], w[f,c], 'full');  dw[f,c] = sum_n correlate(xp[n,c],
-    dy[n,f], 'valid');  db[f] = sum dy[n,f]."""
-    top, bottom, left, right = pad
-    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    N, C = x.shape[:2]
-    F = w.shape[0]
-    y = np.stack([np.stack([
-        sum(signal.correlate(xp[n, c], w[f, c], mode="valid", method="direct")
-            for c in range(C)) + (0.0 if b is None else b[f])
-        for f in range(F)]) for n in range(N)])
-    if dy is None:
-        return y
-    dxp = np.stack([np.stack([
-        sum(signal.convolve(dy[n, f], w[f, c], mode="full", method="direct") for f in range(F))
-        for c in range(C)]) for n in range(N)])
-    dx = dxp[:, :, top:top + x.shape[2], left:left + x.shape[3]]
-    dw = np.stack([np.stack([
-        sum(signal.correlate(xp[n, c], dy[n, f], mode="valid", method="direct")
-            for n in range(N))
-        for c in range(C)]) for f in range(F)])
-    db = None if b is None else dy.sum(axis=(0, 2, 3))
-    return y, dx, dw, db
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
-@pytest.mark.parametrize("case", list(SCIPY_CASES.values()), ids=list(SCIPY_CASES))
-def test_conv_matches_scipy_correlate(backend, case, bias, dtype):
-    """Stride-1 conv y, dx, dw, db of every backend match SciPy's direct correlation."""
-    N, C, H, W, F, (kh, kw), pad = case
-    rng = np.random.default_rng(sum(map(ord, repr((case, bias)))))
-    x, w, b = conv_inputs(rng, N=N, C=C, H=H, W=W, F=F, kh=kh, kw=kw, bias=bias, dtype=dtype)
-    if pad is None:  # 'same': total k-1, the odd extra row/column at the bottom/right
-        padding = "same"
-        pad = ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
-    else:
-        padding = (pad[0], pad[2])
-    if backend.unsupported(conv2d_geometry(x, w, b, padding=padding)) is not None:
-        pytest.skip(f"{backend.name} does not compute {padding=} with a {kh}x{kw} kernel")
-    y, cache = backend.conv2d_forward(x, w, b, padding=padding)
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    got = (y, *backend.conv2d_backward(dy, cache))
-
-    f64 = [None if a is None else a.astype(np.float64) for a in (x, w, b, dy)]
-    ab = [None if a is None else np.abs(a) for a in f64]
-    ref = dict(values=_scipy_conv(*f64, pad), scales=_scipy_conv(*ab, pad))
-    assert_conv_close(computed_by(backend, cache), got, ref, x, w, b, dy,
-                      dict(padding=padding), " vs scipy")
-
-
-# ------------------------------------------------------------------------------ PyTorch
-
-@pytest.fixture(scope="module")
-def torch():
-    """The torch module, single-threaded for this module: on these tiny tensors intra-op
-    threading makes each call ~100x slower (tens of ms instead of ~0.3 ms)."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
+CATEGORY = "oracles"
 
 
 def _t(torch, a, dtype, grad=True):
@@ -130,19 +50,29 @@ def torch_pool(torch, pool, x, k, dy, params, dtype):
     return y.detach().numpy().astype(np.float64), dx.numpy().astype(np.float64)
 
 
-def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params):
+def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params, skip=True):
     """Backend conv (x's dtype) vs PyTorch float64 on the same values, and for float32 inputs
     of a direct-summation algorithm also vs PyTorch float32 (both are K-term sums in float32:
     C_BOUND = 2 covers both errors). Transform algorithms are held to their own error model
-    against the float64 result; a configuration a backend does not compute is skipped."""
+    against the float64 result. Only the declared passes are compared, combined and (when
+    both backward passes are declared) apart; a configuration out of the declared range is
+    skipped (skip=False: noted, for property tests)."""
     dtype = x.dtype
-    if backend.unsupported(conv2d_geometry(x, w, b, **params)) is not None:
+    reason = declared_reason(backend, x, w, b, **params)
+    if reason is not None:
+        record.out_of_range(reason)
+        if skip:
+            pytest.skip(OUT_OF_RANGE + reason)
         return
+    record.in_range(x.size + w.size)
     y, cache = backend.conv2d_forward(x, w, b, **params)
     dy = dy_rng.standard_normal(y.shape).astype(dtype)
-    dx, dw, db = backend.conv2d_backward(dy, cache)
-    split = (backend.conv2d_backward(dy, cache, compute_dw=False)[0],
-             *backend.conv2d_backward(dy, cache, compute_dx=False)[1:])  # the passes apart
+    combined = (y, *backward(backend, dy, cache))
+    results = [(combined, "combined")]
+    if all(backward_asks(backend)):
+        results.append(((y, backend.conv2d_backward(dy, cache, compute_dw=False)[0],
+                         *backend.conv2d_backward(dy, cache, compute_dx=False)[1:]),
+                        "apart"))
     ref = torch_conv(torch, x, w, b, dy, params, np.float64)
     scale = torch_conv(torch, *(None if a is None else np.abs(a.astype(np.float64))
                                 for a in (x, w, b, dy)), params, np.float64)
@@ -150,8 +80,9 @@ def check_conv_against_torch(torch, backend, x, w, b, dy_rng, params):
     refs = [ref] + ([torch_conv(torch, x, w, b, dy, params, np.float32)]
                     if dtype == np.float32 and error_model(algorithm) == "direct" else [])
     for r, label in zip(refs, ("torch-f64", "torch-f32")):
-        for got_all, how in (((y, dx, dw, db), "combined"), ((y, *split), "apart")):
-            assert_conv_close(algorithm, got_all, dict(values=r, scales=scale), x, w, b, dy,
+        for got_all, how in results:
+            assert_conv_close(algorithm, got_all, dict(values=asked_only(backend, r),
+                                                       scales=scale), x, w, b, dy,
                               params, f" ({how}) vs {label}")
 
 
@@ -250,7 +181,7 @@ def test_conv_random_configs_match_torch(torch, backend, cfg):
     shapes, params, seed = cfg
     rng = np.random.default_rng(seed)
     x, w, b = conv_inputs(rng, **shapes)
-    check_conv_against_torch(torch, backend, x, w, b, rng, params)
+    check_conv_against_torch(torch, backend, x, w, b, rng, params, skip=False)
 
 
 @given(cfg=conv_configs(unit_stride=True))
@@ -259,7 +190,7 @@ def test_conv_random_unit_stride_configs_match_torch(torch, backend, cfg):
     shapes, params, seed = cfg
     rng = np.random.default_rng(seed)
     x, w, b = conv_inputs(rng, **shapes)
-    check_conv_against_torch(torch, backend, x, w, b, rng, params)
+    check_conv_against_torch(torch, backend, x, w, b, rng, params, skip=False)
 
 
 @given(cfg=pool_configs())
