@@ -24,22 +24,29 @@ def training_problem(name: str) -> str | None:
     return f"{name} computes only the {' and '.join(computed)} pass{plural}; it cannot train"
 
 
+def _default_worthy(name) -> bool:
+    """Available here, and not the reference (the definition, far too slow for a default)."""
+    return (isinstance(name, str) and name in kernels.available()
+            and kernels.role(name) != kernels.REFERENCE)
+
+
 def trained_with(meta: dict) -> str:
-    """The backend a checkpoint was trained with, when it is available here, else auto."""
+    """The backend a checkpoint was trained with, when it is available here and fit to be a
+    default, else auto."""
     name = meta.get("backend")
-    return name if isinstance(name, str) and name in kernels.available() else DEFAULT_BACKEND
+    return name if _default_worthy(name) else DEFAULT_BACKEND
 
 
 def stored_choices(meta: dict) -> dict[int, str]:
     """{layer index: algorithm} from a checkpoint ({} when it has none, or names one that is
-    not available here). The checkpoint is user input: odd entries count as none."""
+    not available here, or the reference). The checkpoint is user input: odd entries count
+    as none."""
     raw = meta.get("layer_backends")
     if not isinstance(raw, dict):
         return {}
-    usable = set(kernels.available())
     choices = {}
     for index, name in raw.items():
-        if not (isinstance(index, str) and index.isdigit() and name in usable):
+        if not (isinstance(index, str) and index.isdigit() and _default_worthy(name)):
             return {}
         choices[int(index)] = name
     return choices

@@ -105,6 +105,19 @@ def test_an_older_checkpoint_hands_auto_its_stored_decisions(auto_run, fresh_aut
     assert code == 0, err
 
 
+def test_a_model_trained_with_the_reference_is_not_evaluated_with_it(auto_run, monkeypatch,
+                                                                     capsys):
+    """naive is the definition, hours on 10,000 images: never a default, auto instead."""
+    ckpt, _, directory = auto_run
+    _with_meta(ckpt, lambda m: m.update(backend="naive",
+                                        layer_backends={"0": "naive", "2": "naive"}))
+    naive = kernels.get_backend("naive")
+    monkeypatch.setattr(naive, "conv2d_forward", lambda *a, **k: pytest.fail("naive ran"))
+    code, out, err = run(["evaluate", ckpt, "--data-dir", directory, "--limit-test", 32,
+                          "--no-progress"], capsys)
+    assert code == 0, err
+
+
 def test_an_explicit_backend_is_used_as_asked(auto_run, fresh_auto, monkeypatch, capsys):
     ckpt, _, directory = auto_run
     im2col = kernels.get_backend("im2col")
