@@ -52,6 +52,7 @@ BUILT_IN = {
 }
 # name -> (backend module, the package that must be importable, the extra that installs it)
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
+    "torch": ("kernels.backends.libraries.torch", "torch", "torch==2.13.0"),
 }
 CONV_METHODS = ("conv2d_forward",)
 BACKWARD_METHODS = ("conv2d_backward",)

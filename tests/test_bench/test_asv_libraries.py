@@ -1,7 +1,8 @@
-"""The asv suites (benchmarks/) with libraries and a user's own cases: a framework that is not
-installed, or a pass a library does not compute, is a skip (NotImplementedError in setup,
-asv's way), never a failure; the cases of CONVBENCH_CASES_FILE join the grid. Run in a fresh
-interpreter: the suites read the registry and the environment when imported."""
+"""The asv suites (benchmarks/) and the pytest-benchmark groups with libraries and a user's
+own cases: a framework that is not installed, or a pass a library does not compute, is a skip
+(in asv, NotImplementedError in setup), never a failure; the cases of CONVBENCH_CASES_FILE
+join the grid. Run in a fresh interpreter: the suites read the registry and the environment
+when imported."""
 
 from __future__ import annotations
 
@@ -66,3 +67,27 @@ def test_libraries_and_user_cases_in_the_asv_suites(tmp_path):
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_libraries_and_user_cases_in_the_pytest_benchmark_groups(tmp_path):
+    """The same through tests/test_bench/test_benchmarks.py (one untimed call per row):
+    the user's cases get every pass's group, a library a row in each, a pass it does not
+    compute is skipped with that reason."""
+    cases = tmp_path / "cases.json"
+    cases.write_text('[{"name": "pbconv", "N": 2, "C": 3, "H": 9, "F": 4, "k": 3, '
+                     '"padding": 1, "source": "a test"}, {"name": "pbpool", "kind": "pool", '
+                     '"op": "avg", "N": 2, "C": 3, "H": 8, "source": "a test"}]')
+    env = {**os.environ, "CONVBENCH_CASES_FILE": str(cases),
+           "CONVBENCH_BACKENDS": "fakelib=test_bench.fake_library:FULL,"
+                                 "fakefwd=test_bench.fake_library:FORWARD_ONLY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
+         "tests/test_bench/test_benchmarks.py", "-k", "pbconv-fakelib or pbconv-fakefwd or "
+         "pbpool-fakelib or pbpool-fakefwd or pbconv-im2col"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # conv: 4 groups x (im2col, fakelib) + fakefwd's forward, pool: fakelib; skipped:
+    # fakefwd's three backward groups and its pool
+    assert "10 passed, 4 skipped" in done.stdout, done.stdout
+    assert done.stdout.count("fakefwd computes the forward pass only") == 1  # grouped [4]
+    assert "SKIPPED [4]" in done.stdout

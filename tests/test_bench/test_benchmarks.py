@@ -9,6 +9,12 @@ architecture's training step. One row per backend, PyTorch's CPU kernels as a re
 when torch is installed; GF/s goes to extra_info. In a plain `pytest` run each executes once,
 untimed, as a smoke test (see conftest.py). The MNIST and standard cases by default; every
 set of real networks, and the naive backend, with CONVBENCH_FULL=1.
+
+Libraries (role LIBRARY: the frameworks, plug-ins) get rows in the conv and pool groups:
+every framework the registry knows, skipped where its package is missing, and a pass it does
+not compute skipped as such; the registered `torch` backend replaces the hand-built PyTorch
+row. A user's own cases join the groups from the file CONVBENCH_CASES_FILE names
+(kernels.cases.custom).
 """
 
 import numpy as np
@@ -16,10 +22,18 @@ import pytest
 
 import kernels
 from kernels.cases import ARCHITECTURES, CONV_CASES, POOL_CASES, full_grid, practical
+from kernels.cases.custom import from_environment
 
-FAST = [b for b in kernels.available() if kernels.role(b) != kernels.REFERENCE]
-BACKENDS = kernels.available() if full_grid() else FAST
-SMALL = {n: c for n, c in CONV_CASES.items() if full_grid() or c.set in ("mnist", "std")}
+OURS = [b for b in kernels.available() if kernels.is_ours(b)]
+FAST = [b for b in OURS if kernels.role(b) != kernels.REFERENCE]
+BACKENDS = OURS if full_grid() else FAST
+LIBRARIES = list(dict.fromkeys([*kernels.plugins.FRAMEWORKS,
+                                *kernels.available(kernels.LIBRARY)]))
+HAND_BUILT_TORCH = "torch" not in LIBRARIES  # PyTorch's row until torch is registered
+USER_CASES = from_environment()
+CONV = {**CONV_CASES, **{c.name: c for c in USER_CASES if c.kind == "conv"}}
+POOL = {**POOL_CASES, **{c.name: c for c in USER_CASES if c.kind == "pool"}}
+SMALL = {n: c for n, c in CONV.items() if full_grid() or c.set in ("mnist", "std", "custom")}
 PASSES = ("forward", "backward_data", "backward_weights", "total")
 
 
@@ -31,8 +45,19 @@ def _supported(backend, case):
 def _grid(cases, passes=(None,)):
     return [pytest.param(name, backend, *([step] if step else []),
                          id="-".join([name, backend] + ([step] if step else [])))
-            for name in cases for backend in BACKENDS + ["torch"] for step in passes
-            if backend == "torch" or practical(cases[name], backend)]
+            for name in cases for backend in BACKENDS + LIBRARIES + ["torch"] * HAND_BUILT_TORCH
+            for step in passes if backend in LIBRARIES or backend == "torch" or
+            practical(cases[name], backend)]
+
+
+def _library(backend, step):
+    """A library's backend, or the reason its row is skipped."""
+    if backend not in kernels.available():
+        pytest.skip(f"{backend} is not installed")
+    be = kernels.get_backend(backend)
+    if step not in (None, "forward") and kernels.BACKWARD_DATA not in kernels.passes(be):
+        pytest.skip(f"{backend} computes the forward pass only")
+    return be
 
 
 def _torch_conv(case, x, w, b, dy, step):
@@ -73,12 +98,12 @@ def _our_conv(backend, case, x, w, b, dy, step):
 
 @pytest.mark.parametrize("name, backend, step", _grid(SMALL, PASSES))
 def test_conv_pass(benchmark, name, backend, step):
-    case = CONV_CASES[name]
+    case = CONV[name]
     x, w, b, dy = case.arrays(np.float32)
-    if backend == "torch":
+    if backend == "torch" and HAND_BUILT_TORCH:
         run = _torch_conv(case, x, w, b, dy, step)
     else:
-        be = kernels.get_backend(backend)
+        be = _library(backend, step) if backend in LIBRARIES else kernels.get_backend(backend)
         if not _supported(be, case):
             pytest.skip(f"{backend} does not compute {name}")
         run = _our_conv(be, case, x, w, b, dy, step)
@@ -87,16 +112,20 @@ def test_conv_pass(benchmark, name, backend, step):
     flops = case.flops_forward * (3 if step == "total" else 1)
     if benchmark.stats is not None:  # None when benchmarks are disabled
         benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9
-    if step == "backward_data" and backend != "torch":  # the smoke run checks the shapes
+    hand_built = backend == "torch" and HAND_BUILT_TORCH
+    if step == "backward_data" and not hand_built:  # the smoke run checks the shapes
         dx, dw, db = run()
         assert dx.shape == x.shape and dw is None and db is None and np.isfinite(dx).all()
 
 
-@pytest.mark.parametrize("name, backend", _grid(POOL_CASES))
+@pytest.mark.parametrize("name, backend", _grid(POOL))
 def test_pool_forward_backward(benchmark, name, backend):
-    case = POOL_CASES[name]
+    case = POOL[name]
     x, dy = case.arrays(np.float32)
-    if backend == "torch":
+    if backend in LIBRARIES and (be := _library(backend, "backward_data")) is not None \
+            and hasattr(be, "POOLING_FROM"):
+        pytest.skip(f"{backend} pools with {be.POOLING_FROM}'s kernels")
+    if backend == "torch" and HAND_BUILT_TORCH:
         torch = pytest.importorskip("torch")
         import torch.nn.functional as F
         pool = F.max_pool2d if case.op == "max" else F.avg_pool2d
