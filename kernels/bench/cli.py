@@ -14,6 +14,7 @@ seconds of the first calls (compilation, auto's measurements).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from .. import available
@@ -23,7 +24,7 @@ from ..support.files import atomic_write
 from ..support.runtime import usable_cores
 from . import charts, compare, render
 from .outputs import output_problem, write_json
-from .report import SECTIONS, Plan, run
+from .report import SECTIONS, Plan, nothing_runs, run
 
 DEFAULT_SETS = ("mnist", "std", "large")  # the others by name: --cases resnet50, ... or all
 
@@ -73,7 +74,12 @@ def build_parser():
     parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
     parser.add_argument("--csv", metavar="PATH", help="one row per case and backend")
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
-                        help="measure nothing: print what changed between two --json reports")
+                        help="measure nothing: print what changed between two --json reports "
+                             "(refused when they were not measured alike, see --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="--compare: compare reports of another CPU, thread count, dtype, "
+                             "batch, --quick or schema anyway (the header lists the "
+                             "differences)")
     return parser
 
 
@@ -98,6 +104,7 @@ def plan_from(args, parser, argv) -> Plan:
                      f"available: {', '.join(available())}")
     # PyTorch is timed unless --no-torch, as before it was a backend: once registered, the
     # `torch` backend is the report's PyTorch row whatever --backends lists.
+    requested = list(backends)
     if args.no_torch:
         backends = [b for b in backends if b != "torch"]
     elif "torch" in available() and "torch" not in backends:
@@ -139,12 +146,16 @@ def plan_from(args, parser, argv) -> Plan:
                          "pip install 'convbench[bench]'")
     archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names
                                              if n in all_cases())]
-    return Plan(backends=backends, cases=names, custom=tuple(custom), sections=sections,
+    plan = Plan(backends=backends, cases=names, custom=tuple(custom), sections=sections,
                 archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
                 quick=args.quick, batch=args.batch, threads=args.threads, torch=not args.no_torch,
                 malloc_reuse=not args.no_malloc_reuse,
                 command="python -m kernels bench " + " ".join(argv))
+    # PyTorch, added above whatever --backends says, does not count as what was asked for.
+    if problem := nothing_runs(dataclasses.replace(plan, backends=requested)):
+        parser.error(problem)
+    return plan
 
 
 def _write_text(path, text):
@@ -156,8 +167,16 @@ def main(argv=None):
     argv = list(sys.argv[2:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    given = [a.option_strings[0] for a in parser._actions if a.option_strings
+             and a.dest not in ("help", "compare", "force") and
+             getattr(args, a.dest) != a.default]
     if args.compare:
-        return compare.main(*args.compare)
+        if given:  # measuring options would be ignored: say so rather than ignore them
+            parser.error(f"--compare measures nothing: {', '.join(given)} "
+                         f"{'does' if len(given) == 1 else 'do'} not apply to it")
+        return compare.main(*args.compare, force=args.force)
+    if args.force:
+        parser.error("--force applies only to --compare")
     report = run(plan_from(args, parser, argv))
     if args.json:
         write_json(args.json, report)

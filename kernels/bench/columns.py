@@ -54,6 +54,11 @@ def size(n) -> str:
         n /= 1024
 
 
+def count(n, noun) -> str:
+    """"1 case", "2 cases": a count with its noun in the right number."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def fmt(value) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
@@ -119,8 +124,12 @@ def _intensity(result, ctx):
     return (flops["forward"] + flops["backward"]) / (minimal + 2 * workspace)
 
 
-def _errors(result) -> str:
-    error = result.get("error")
+def _errors(result, key="error") -> str:
+    """y/dx/dw errors; n/a where the run had no more precise reference (float64), n/c for
+    a pass the backend does not compute, - where not measured (an extrapolated row)."""
+    if key in result and result[key] is None:
+        return "n/a"
+    error = result.get(key)
     if not error:
         return "-"
     return "/".join("n/c" if v is None else "inf" if v == float("inf") else f"{v:.2g}"
@@ -138,8 +147,10 @@ CASE_COLUMNS = [
     Column("x naive", "speedup_vs_naive", _speedup_vs_reference,
            cell=lambda r: ratio(r["speedup_vs_naive"])),
     Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"])),
-    # Error of y/dx/dw against float64, in units of eps * sum|terms| (kernels.bench.layers).
+    # Error of y/dx/dw against float64, in units of eps * sum|terms| (kernels.bench.layers):
+    # each element against its own sum, and against the tensor's largest (normwise).
     Column("error y/dx/dw", cell=_errors),
+    Column("normwise y/dx/dw", cell=lambda r: _errors(r, "error_normwise")),
     Column("workspace", cell=lambda r: size(r.get("workspace_bytes"))),
     Column(None, "flops_per_byte", _intensity),
     # Numba compiles (or loads its cache) and auto measures its candidates in these calls.
@@ -171,7 +182,14 @@ def table(entry) -> tuple[list[str], list[list[str]]]:
         if r.get("library") and not any(row[0] == LIBRARIES_ROW for row in rows):
             rows.append([LIBRARIES_ROW] + [""] * len(shown))
         rows.append([backend_label(b, r)] + [c.text(r) for c in shown])
+    for b in entry.get("unsupported", {}):  # why: in the notes under the table
+        rows.append([f"{b} (not computed)"] + ["-"] * len(shown))
     return ["backend"] + [c.header for c in shown], rows
+
+
+def unsupported_notes(entry) -> list[str]:
+    """One line per backend not timed on the case: who and why."""
+    return [f"{b} not computed: {reason}" for b, reason in entry.get("unsupported", {}).items()]
 
 
 # The row that opens a case's group of other projects' convolutions (kernels.bench.libraries).

@@ -15,6 +15,11 @@ import math
 
 from ..support.files import atomic_write, writable_problem
 
+#: The report JSON's layout (docs/report-json.md); `--compare` refuses to mix versions.
+#: 1 (no `settings`); 2: `settings`, `sections` (load and CPU time per section), the GEMM
+#: rate bracketed, normwise errors, strict JSON, every backend not computed with its reason.
+SCHEMA_VERSION = 2
+
 
 def output_problem(flag, path) -> str | None:
     """Why an output path given on the command line cannot be written, or None (also when

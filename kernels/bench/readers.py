@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import ALGORITHM, DISPATCHER, REFERENCE, available
 from ..cases.custom import USER_SET
+from .columns import count
 
 NOT_MEASURED = (None, "not measured")
 
@@ -76,7 +77,8 @@ def worst_best_vs_torch(kind, case_set=None):
         if not ratios:
             return NOT_MEASURED
         worst = max(ratios, key=lambda n: ratios[n][0])
-        return ratios[worst][0], f"worst: {worst} ({ratios[worst][1]}), {len(ratios)} cases"
+        return ratios[worst][0], f"worst: {worst} ({ratios[worst][1]}), " \
+            f"{count(len(ratios), 'case')}"
     return read
 
 
@@ -91,7 +93,8 @@ def worst_backend_vs_best(backend, case_set=None, kind=None):
         if not ratios:
             return NOT_MEASURED
         worst = max(ratios, key=lambda n: ratios[n][0])
-        return ratios[worst][0], f"worst: {worst} (best {ratios[worst][1]}), {len(ratios)} cases"
+        return ratios[worst][0], f"worst: {worst} (best {ratios[worst][1]}), " \
+            f"{count(len(ratios), 'case')}"
     return read
 
 
@@ -103,7 +106,8 @@ def gemm_equivalent_rate(name):
         best, _ = _best(results or {})
         if best is None or results[best].get("gflops") is None:
             return NOT_MEASURED
-        peak = report["gemm"][report["environment"]["dtype"]]["gflops"]
+        rate = report["gemm"][report["environment"]["dtype"]]
+        peak = rate.get("bracket_gflops", rate["gflops"])  # the higher of before and after
         return results[best]["gflops"] / peak, f"{best}: {results[best]['gflops']:.0f} GF/s"
     return read
 
@@ -127,16 +131,18 @@ def fastest_on_some_case(backend, case_set):
     return read
 
 
-def worst_error_ratio(backend, against="im2col"):
+def worst_error_ratio(backend, against="im2col", key="error"):
     """Over every case both computed: the largest of the backend's error of y, dx, dw over
-    `against`'s error of the same quantity (errors in units of eps * sum|terms|)."""
+    `against`'s error of the same quantity (errors in units of eps * sum|terms|,
+    componentwise, or normwise with key="error_normwise")."""
     def read(report):
         worst = None
         for case in _cases(report, kind="conv"):
-            mine = case["results"].get(backend, {}).get("error")
-            theirs = case["results"].get(against, {}).get("error")
+            mine = case["results"].get(backend, {}).get(key)
+            theirs = case["results"].get(against, {}).get(key)
             for q in ("y", "dx", "dw") if mine and theirs else ():
-                ratio = mine[q] / theirs[q] if theirs[q] > 0 else float("inf")
+                ratio = mine[q] / theirs[q] if theirs[q] > 0 else \
+                    1.0 if mine[q] == 0 else float("inf")  # both exact: no worse
                 if worst is None or ratio > worst[0]:
                     worst = (ratio, f"{case['name']} {q}: {mine[q]:.3g} vs {theirs[q]:.3g}")
         return worst if worst is not None else NOT_MEASURED

@@ -5,7 +5,7 @@ kernels.bench.charts."""
 
 from __future__ import annotations
 
-from .columns import ms, ratio, size, table
+from .columns import count, ms, ratio, size, table, unsupported_notes
 from .libraries import NOT_COMPUTED, environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
@@ -56,8 +56,8 @@ def print_case(entry):
     flops = f"  ({entry['flops']['forward'] / 1e9:.3f} GFLOP forward)" if "flops" in entry else ""
     print(f"{entry['name']}  {entry['description']}{flops}")
     print(_aligned(*table(entry)))
-    notes = {r["note"] for r in entry["results"].values() if "note" in r}
-    print("".join(f"  * {note}\n" for note in sorted(notes)), flush=True)
+    notes = sorted({r["note"] for r in entry["results"].values() if "note" in r})
+    print("".join(f"  * {note}\n" for note in notes + unsupported_notes(entry)), flush=True)
 
 
 def print_libraries_summary(rows):
@@ -102,15 +102,33 @@ def print_memory(entry):
     print(_aligned(*memory_rows(entry)) + "\n", flush=True)
 
 
+def verdict(row, missed="MISSED") -> str:
+    """met / MISSED, and "busy" when the machine was loaded while its figures were measured
+    (kernels.bench.load): a verdict to take with salt."""
+    return ("met" if row["met"] else missed) + (" (busy)" if row.get("busy") else "")
+
+
+def unjudged(rows) -> list[str]:
+    """Sentences counting the targets this run did not judge, and why."""
+    lines = []
+    skipped = [r for r in rows if r.get("applicable") is False]
+    for reason in dict.fromkeys(r["note"] for r in skipped):
+        lines.append(f"{count(sum(r['note'] == reason for r in skipped), 'target')} "
+                     f"{reason}")
+    unmeasured = sum(r["met"] is None and r.get("applicable") is not False for r in rows)
+    if unmeasured:
+        lines.append(f"{count(unmeasured, 'target')} not measured in this run")
+    return lines
+
+
 def print_targets(rows):
     shown = [r for r in rows if r["met"] is not None]
     print("targets (ratios measured in this run)")
     for r in shown:
-        verdict = "met" if r["met"] else "MISSED"
-        print(f"  {verdict:6} {measured(r):>10}  {r['target']}" +
+        print(f"  {verdict(r):13} {measured(r):>10}  {r['target']}" +
               (f"  ({r['note']})" if r["note"] else ""))
-    if len(shown) < len(rows):
-        print(f"  ({len(rows) - len(shown)} targets not measured in this run)")
+    for line in unjudged(rows):
+        print(f"  ({line})")
     print()
 
 
@@ -141,6 +159,10 @@ def markdown(report) -> str:
     notes = sorted({r["note"] for c in report["cases"] for r in c["results"].values()
                     if "note" in r})
     lines += ["", *(f"\\* {note} (`--quick`)." for note in notes)] if notes else []
+    if skipped := [f"{c['name']}: {line}." for c in report["cases"]
+                   for line in unsupported_notes(c)]:
+        lines += ["", "Not computed (the rows marked so above):", "",
+                  *(f"- {line}" for line in skipped)]
     if report.get("libraries_vs_ours"):
         lines += ["", "Libraries against ours, per case and pass (median ms; ours / library "
                       "below 1.00x: ours is faster)", ""]
@@ -169,10 +191,10 @@ def markdown(report) -> str:
     if shown:
         lines += [""] + _markdown_table(
             ["target", "measured", "verdict", "note"],
-            [[t["target"], measured(t), "met" if t["met"] else "**missed**", t["note"]]
+            [[t["target"], measured(t), verdict(t, "**missed**"), t["note"]]
              for t in shown], align="<><<")
-    if len(shown) < len(report.get("targets", [])):
-        lines += ["", f"{len(report['targets']) - len(shown)} targets not measured in this run."]
+    if notes := unjudged(report.get("targets", [])):
+        lines += ["", *(line[0].upper() + line[1:] + "." for line in notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -181,12 +203,14 @@ def markdown(report) -> str:
 CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose", "forward_ms",
               "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
               "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
-              "workspace_bytes", "flops_per_byte", "first_call_seconds", "note")
+              "normwise_error_y", "normwise_error_dx", "normwise_error_dw",
+              "workspace_bytes", "flops_per_byte", "first_call_seconds", "note", "unsupported")
 
 
 def csv_text(report) -> str:
     """One row per case and backend, then one per architecture and backend for the training
-    step and the evaluation (kind train_step / evaluate, their time in total_ms)."""
+    step and the evaluation (kind train_step / evaluate, their time in total_ms). A backend
+    that does not compute a case gets a row with its reason in `unsupported`."""
     import csv
     import io
 
@@ -203,7 +227,12 @@ def csv_text(report) -> str:
                     NOT_COMPUTED if name in r.get("not_computed", ()) else None
             row["total_ms"] = None if r["total_seconds"] is None else r["total_seconds"] * 1e3
             row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
+            row.update({f"normwise_error_{k}": v
+                        for k, v in (r.get("error_normwise") or {}).items()})
             writer.writerow(row)
+        for backend, reason in case.get("unsupported", {}).items():
+            writer.writerow(dict(case=case["name"], set=case.get("set"), kind=case["kind"],
+                                 batch=case.get("batch"), backend=backend, unsupported=reason))
     for section, key, _ in MODEL_SECTIONS:
         for entry in report[section]:
             for backend, r in entry["results"].items():

@@ -15,6 +15,8 @@ from .. import DISPATCHER, LIBRARY, REFERENCE, get_backend, is_ours, role
 from ..cases import all_cases, practical
 from ..support import runtime
 from . import breakdown, columns, instruments, layers, libraries, models, render, targets
+from .load import SectionClock
+from .outputs import SCHEMA_VERSION
 
 SECTIONS = ("conv", "pool", "train", "eval", "breakdown", "memory")
 
@@ -80,18 +82,22 @@ def run(plan: Plan) -> dict:
     # hand-built column below only stands in for it when the registry has none.
     hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
-    report = dict(environment=_environment(plan, threads_info, torch_version, malloc_tuned),
-                  gemm={d: instruments.gemm_peak(np.dtype(d).type, plan.repeats)
-                        for d in ("float32", "float64")},
-                  memory=instruments.memory_bandwidth(plan.repeats),
-                  cases=[], workspace_cap=[], train_steps=[], evaluate=[], breakdown=[],
-                  peak_memory=None)
+    clock = SectionClock()
+    with clock.section("machine"):
+        gemm = {d: instruments.gemm_peak(np.dtype(d).type, plan.repeats)
+                for d in ("float32", "float64")}
+        memory = instruments.memory_bandwidth(plan.repeats)
+    environment = _environment(plan, threads_info, torch_version, malloc_tuned)
+    report = dict(settings=settings(plan, environment), environment=environment, gemm=gemm,
+                  memory=memory, sections=clock.sections, cases=[], workspace_cap=[],
+                  train_steps=[], evaluate=[], breakdown=[], peak_memory=None)
     render.print_header(report)
 
     for name in plan.cases:
         case = _case(name, plan)
         if case.kind in plan.sections:
-            entry = _measure_case(case, plan, dtype, hand_built_torch)
+            with clock.section(case.kind):
+                entry = _measure_case(case, plan, dtype, hand_built_torch)
             libraries.mark(entry)
             columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
             report["cases"].append(entry)
@@ -99,10 +105,13 @@ def run(plan: Plan) -> dict:
 
     if "conv" in plan.sections:  # backends that chunk their work under a workspace cap
         capped = [b for b in plan.backends if hasattr(get_backend(b), "MAX_WORKSPACE_BYTES")]
-        report["workspace_cap"] = [
-            layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
-            for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
-            and get_backend(b).unsupported(_case(n, plan).geometry()) is None]
+        with clock.section("conv"):
+            report["workspace_cap"] = [
+                layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
+                for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
+                and get_backend(b).unsupported(_case(n, plan).geometry()) is None]
+    if report["cases"]:
+        _bracket_gemm(report, plan, clock)
 
     report["libraries_vs_ours"] = libraries.summary(report)
     render.print_libraries_summary(report["libraries_vs_ours"])
@@ -119,38 +128,32 @@ def run(plan: Plan) -> dict:
             continue
         report_key = "train_steps" if section == "train" else "evaluate"
         for arch in plan.archs:
-            contenders = {b: ours(arch, b, dtype) for b in model_backends
-                          if models.can_run(arch, b, dtype)}
-            if torch_version:
-                contenders["torch"] = theirs(arch, dtype)
-            timed = instruments.measure_alternated(contenders, samples, warmup=warmup)
-            entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
-                         arch=arch, results={b: {key: stats} for b, stats in timed.items()})
-            if section == "train":  # what skipping the first layer's dx saves, for auto
-                for backend in (b for b in model_backends if role(b) == DISPATCHER):
-                    entry["results"][backend]["first_layer_dx"] = models.first_layer_dx(
-                        arch, backend, dtype, samples)
-            _time_vs_torch(entry, key)
+            with clock.section(section):
+                entry = _measure_model(arch, section, key, ours, theirs, samples, warmup,
+                                       model_backends, torch_version, dtype)
             report[report_key].append(entry)
             render.print_model(entry, report_key)
 
     if "breakdown" in plan.sections:
         for arch in plan.archs:
-            entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
-                                             for b in model_backends
-                                             if models.can_run(arch, b)})
-            if torch_version:
-                entry["results"]["torch"] = breakdown.torch_twin(arch)
+            with clock.section("breakdown"):
+                entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
+                                                 for b in model_backends
+                                                 if models.can_run(arch, b)})
+                if torch_version:
+                    entry["results"]["torch"] = breakdown.torch_twin(arch)
             report["breakdown"].append(entry)
             render.print_breakdown(entry)
     if "memory" in plan.sections and "convnet" in plan.archs:
         # One training run per contender, each in a fresh interpreter, on the default CNN.
-        entry = dict(arch="convnet", results={b: breakdown.peak_memory("convnet", b,
-                                                                       plan.threads)
-                                              for b in model_backends
-                                              if models.can_run("convnet", b)})
-        if torch_version:
-            entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch", plan.threads)
+        with clock.section("memory"):
+            entry = dict(arch="convnet", results={b: breakdown.peak_memory("convnet", b,
+                                                                           plan.threads)
+                                                  for b in model_backends
+                                                  if models.can_run("convnet", b)})
+            if torch_version:
+                entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch",
+                                                                  plan.threads)
         report["peak_memory"] = entry
         render.print_memory(entry)
 
@@ -160,6 +163,79 @@ def run(plan: Plan) -> dict:
     report["targets"] = targets.check(report)
     render.print_targets(report["targets"])
     return report
+
+
+def settings(plan, environment) -> dict:
+    """What makes two reports comparable (kernels.bench.compare checks these)."""
+    return dict(schema=SCHEMA_VERSION, quick=plan.quick, repeats=plan.repeats,
+                batch=plan.batch, dtype=plan.dtype, threads=plan.threads,
+                cpu=environment["cpu"], cores=environment["cores"],
+                sections=list(plan.sections))
+
+
+def _bracket_gemm(report, plan, clock):
+    """The GEMM rate measured again after the layer cases, the cases' `% GEMM` re-derived
+    from the higher of the two rates: a rate measured once, at a quiet or busy moment, made
+    shares above 100 % (or flattered every backend)."""
+    with clock.section("machine"):
+        after = instruments.gemm_peak(np.dtype(plan.dtype).type, plan.repeats)
+    rate = report["gemm"][plan.dtype]
+    rate["after_gflops"] = after["gflops"]
+    rate["bracket_gflops"] = max(rate["gflops"], after["gflops"])
+    for entry in report["cases"]:
+        columns.derive(entry, rate["bracket_gflops"])
+    print(f"GEMM rate after the layer cases: {after['gflops']:.1f} GF/s (before: "
+          f"{rate['gflops']:.1f}); % GEMM in the files uses the higher, "
+          f"{rate['bracket_gflops']:.1f}\n", flush=True)
+
+
+def _measure_model(arch, section, key, ours, theirs, samples, warmup, model_backends,
+                   torch_version, dtype):
+    """One architecture's training step or evaluation, every contender taking turns."""
+    contenders = {b: ours(arch, b, dtype) for b in model_backends
+                  if models.can_run(arch, b, dtype)}
+    if torch_version:
+        contenders["torch"] = theirs(arch, dtype)
+    timed = instruments.measure_alternated(contenders, samples, warmup=warmup)
+    entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
+                 arch=arch, results={b: {key: stats} for b, stats in timed.items()})
+    if section == "train":  # what skipping the first layer's dx saves, for auto
+        for backend in (b for b in model_backends if role(b) == DISPATCHER):
+            entry["results"][backend]["first_layer_dx"] = models.first_layer_dx(
+                arch, backend, dtype, samples)
+    _time_vs_torch(entry, key)
+    return entry
+
+
+def skipped(case, backends) -> dict:
+    """{backend: why it is not timed on this case} for those of `backends` that are not:
+    the reference where it takes minutes, a backend that borrows another's pooling on a
+    pool case, one whose `unsupported` refuses the conv geometry."""
+    reasons = {}
+    for name in backends:
+        backend = get_backend(name)
+        if not practical(case, name):
+            reasons[name] = "the reference takes minutes on this case: timed on small ones"
+        elif case.kind == "pool" and hasattr(backend, "POOLING_FROM"):
+            reasons[name] = f"pools with {backend.POOLING_FROM}'s kernels: see that row"
+        elif case.kind == "conv" and (reason := getattr(
+                backend, "unsupported", lambda geometry: None)(case.geometry())):
+            reasons[name] = reason
+    return reasons
+
+
+def nothing_runs(plan) -> str | None:
+    """Why nothing the user asked for would be measured (every selected backend refuses
+    every selected case, and no whole-model section runs), or None."""
+    if plan.archs and set(plan.sections) & {"train", "eval", "breakdown", "memory"}:
+        return None
+    cases = [c for c in (_case(n, plan) for n in plan.cases) if c.kind in plan.sections]
+    if not cases or any(len(skipped(c, plan.backends)) < len(plan.backends) for c in cases):
+        return None
+    case = cases[0]
+    return (f"none of {', '.join(plan.backends)} computes any selected case, e.g. "
+            f"{case.name}: " + "; ".join(f"{b}: {r}" for b, r in
+                                         skipped(case, plan.backends).items()))
 
 
 def _case(name, plan):
@@ -172,15 +248,10 @@ def _measure_case(case, plan, dtype, torch_version):
     convolution the FLOPs, the least bytes any algorithm moves and each backend's error."""
     entry = dict(name=case.name, kind=case.kind, set=case.set, description=case.describe(),
                  source=case.source, batch=case.N, results={})
-    # Pool cases: only backends with pooling of their own (the others borrow it); conv cases:
-    # only those that compute the layer (the others' reasons are recorded).
-    backends = [b for b in plan.backends if practical(case, b) and not (
-        case.kind == "pool" and hasattr(get_backend(b), "POOLING_FROM"))]
-    if case.kind == "conv":
-        reasons = {b: getattr(get_backend(b), "unsupported", lambda geometry: None)(
-            case.geometry()) for b in backends}
-        entry["unsupported"] = {b: r for b, r in reasons.items() if r is not None}
-        backends = [b for b in backends if reasons[b] is None]
+    # The backends that do not compute the case are recorded with their reasons, shown
+    # in every table, not dropped.
+    entry["unsupported"] = skipped(case, plan.backends)
+    backends = [b for b in plan.backends if b not in entry["unsupported"]]
     prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
     timings = {b: {name: instruments.measure_once(fn) for name, fn in p["passes"].items()}
                for b, p in prepared.items() if role(b) == REFERENCE}
@@ -208,11 +279,14 @@ def _measure_case(case, plan, dtype, torch_version):
         # forward reads x, w, writes y; backward-data reads dy, w, writes dx; backward-weights
         # reads dy, x, writes dw: the least traffic of the three passes.
         entry["bytes"] = np.dtype(dtype).itemsize * (3 * x + 3 * w + 3 * y)
+        if dtype == np.float64:  # the reference is float64 too: it cannot judge float64
+            for result in entry["results"].values():
+                result.update(error=None, error_normwise=None)
+            return entry
         ref = layers.reference(case, dtype)
         for backend in backends:
             if not (plan.quick and role(backend) == REFERENCE):  # quick: naive saw 4 images
-                entry["results"][backend]["error"] = layers.error_units(case, backend, dtype,
-                                                                        ref)
+                entry["results"][backend].update(layers.error_units(case, backend, dtype, ref))
         if torch_version:
-            entry["results"]["torch"]["error"] = layers.torch_error_units(case, dtype, ref)
+            entry["results"]["torch"].update(layers.torch_error_units(case, dtype, ref))
     return entry

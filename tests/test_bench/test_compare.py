@@ -63,7 +63,7 @@ def test_main_prints_and_refuses_bad_files(tmp_path, capsys):
     b.write_text(json.dumps(report(im2col=dict(forward=stats(2e-3)))))
     assert compare.main(a, b) == 0
     out = capsys.readouterr().out
-    assert "2.00x" in out and "slower" in out and "1 timings compared: 0 faster, 1 slower" in out
+    assert "2.00x" in out and "slower" in out and "1 timing compared: 0 faster, 1 slower" in out
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "list.json").write_text("[]")
     for bad, words in (("bad.json", "is not JSON"), ("list.json", "is not a report"),
@@ -71,3 +71,65 @@ def test_main_prints_and_refuses_bad_files(tmp_path, capsys):
         assert compare.main(tmp_path / bad, b) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and words in err
+
+
+# ------------------------------------------------------------------ settings (issue 17, 4)
+
+def settings(**changes):
+    return dict(dict(schema=2, cpu="cpu A", cores=2, threads=2, dtype="float32", batch=None,
+                     quick=False, repeats=15, sections=["conv"]), **changes)
+
+
+def write(path, report_dict, **setting_changes):
+    path.write_text(json.dumps(dict(report_dict, settings=settings(**setting_changes))))
+    return path
+
+
+@pytest.mark.parametrize("change", [dict(cpu="cpu B"), dict(quick=True), dict(schema=1),
+                                    dict(threads=1), dict(dtype="float64"), dict(batch=8)],
+                         ids=["cpu", "quick", "schema", "threads", "dtype", "batch"])
+def test_reports_measured_differently_are_refused_unless_forced(change, tmp_path, capsys):
+    one = report(im2col=dict(forward=stats(1e-3)))
+    a, b = write(tmp_path / "a.json", one), write(tmp_path / "b.json", one, **change)
+    assert compare.main(a, b) == 2
+    err = capsys.readouterr().err
+    (key, value), = change.items()
+    assert err.count("\n") == 1 and f"{key}: " in err and "--force" in err
+    assert compare.main(a, b, force=True) == 0
+    assert f"{key}: " in capsys.readouterr().out.splitlines()[1]  # stated in the header
+
+
+def test_a_report_without_settings_is_of_schema_1(tmp_path, capsys):
+    one = report(im2col=dict(forward=stats(1e-3)))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(one))
+    assert compare.main(old, write(tmp_path / "new.json", one)) == 2
+    assert "schema: 1 -> 2" in capsys.readouterr().err
+
+
+def test_nothing_in_common_is_an_error(tmp_path, capsys):
+    a = write(tmp_path / "a.json", report(im2col=dict(forward=stats(1e-3))))
+    b = write(tmp_path / "b.json", report(numba=dict(forward=stats(1e-3))))
+    assert compare.main(a, b) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing to compare" in err
+
+
+def test_a_busy_section_marks_its_verdicts(tmp_path, capsys):
+    one = dict(report(im2col=dict(forward=stats(1e-3))))
+    one["cases"][0]["kind"] = "conv"
+    a = write(tmp_path / "a.json", one)
+    b = write(tmp_path / "b.json", dict(one, sections={"conv": {"busy": True}}))
+    assert compare.main(a, b) == 0
+    out = capsys.readouterr().out
+    assert "same (busy)" in out and "1 timing compared" in out
+
+
+def test_compare_refuses_the_flags_it_does_not_use(capsys):
+    from kernels.bench import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--compare", "a.json", "b.json", "--quick", "--backends", "im2col"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert "--backends" in err and "--quick" in err

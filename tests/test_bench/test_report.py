@@ -142,7 +142,10 @@ def test_report_cases(tiny_report):
     data = tiny_report.data
     cases = {c["name"]: c for c in data["cases"]}
     assert list(cases) == ["tiny.conv", "tiny.pool"]
-    peak = data["gemm"]["float32"]["gflops"]
+    gemm = data["gemm"]["float32"]
+    # the GEMM rate brackets the cases: % GEMM uses the higher of before and after
+    assert gemm["bracket_gflops"] == max(gemm["gflops"], gemm["after_gflops"])
+    peak = gemm["bracket_gflops"]
     for name, case in cases.items():
         assert case["kind"] == all_cases()[name].kind
         assert list(case["results"]) == ["im2col", "numba", "auto"]
@@ -378,3 +381,43 @@ def test_python_m_kernels_needs_the_bench_command(args):
     assert result.stdout == ""
 
 
+
+
+def test_report_settings_and_sections(tiny_report):
+    """What --compare needs to tell comparable reports apart, and how busy the machine was
+    in each section (issue 17, findings 4 and 12)."""
+    data = tiny_report.data
+    assert data["settings"] == dict(schema=2, quick=False, repeats=1, batch=None,
+                                    dtype="float32", threads=1, cpu=data["environment"]["cpu"],
+                                    cores=os.cpu_count(), sections=["conv", "pool", "train"])
+    assert set(data["sections"]) == {"machine", "conv", "pool", "train"}
+    for section in data["sections"].values():
+        assert section["wall_seconds"] > 0 and section["cpu_seconds"] >= 0
+        assert section["cpu_per_wall"] == pytest.approx(section["cpu_seconds"] /
+                                                        section["wall_seconds"])
+        assert isinstance(section["busy"], bool)
+
+
+def test_a_backend_not_computing_a_layer_is_shown_with_its_reason_everywhere(tmp_path):
+    """Console, Markdown and CSV all name the backend and say why (issue 17, finding 3)."""
+    md, csv_path = tmp_path / "u.md", tmp_path / "u.csv"
+    code, stdout = run_report(["--cases", "lenet5.c1", "--backends", "winograd4x4,numba",
+                               "--repeats", "1", "--sections", "conv", "--threads", "1",
+                               "--no-torch", "--markdown", str(md), "--csv", str(csv_path)])
+    assert code == 0
+    for text in (stdout, md.read_text()):
+        assert "winograd4x4 (not computed)" in text
+        assert "winograd4x4 not computed: " in text and "up to 3x3" in text
+    rows = [r for r in csv_path.read_text().splitlines() if ",winograd4x4," in r]
+    assert len(rows) == 1 and "up to 3x3" in rows[0]
+
+
+def test_nothing_the_user_asked_for_can_run_is_refused(capsys, monkeypatch):
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the report started although nothing can run")
+    monkeypatch.setattr(report.runtime, "pin_threads", not_reached)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--backends", "winograd2x2", "--cases", "std.strided", "--no-malloc-reuse"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert "winograd2x2" in err and "stride" in err

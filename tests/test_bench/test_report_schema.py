@@ -21,11 +21,12 @@ COMPONENT = re.compile(r"^breakdown\[\]\.results\.<backend>\.")
 
 def key_paths(obj, path=""):
     """Every leaf path, lists as [] and backend names under `results` or `unsupported` as
-    <backend>."""
+    <backend>, the report's sections under `sections` as <section>."""
     if isinstance(obj, dict):
         for key, value in obj.items():
-            general = "<backend>" if path.rsplit(".", 1)[-1] in ("results", "unsupported") \
-                else key
+            parent = path.rsplit(".", 1)[-1]
+            general = "<backend>" if parent in ("results", "unsupported") else \
+                "<section>" if path == "sections" else key
             yield from key_paths(value, f"{path}.{general}" if path else general)
     elif isinstance(obj, list) and obj and all(isinstance(e, dict) for e in obj):
         for element in obj:

@@ -25,8 +25,8 @@ def test_non_finite_floats_become_strings():
 
 
 def test_a_report_with_infinite_errors_is_strict_json(tmp_path, monkeypatch):
-    monkeypatch.setattr(layers, "error_units",
-                        lambda *args: dict(y=math.inf, dx=math.nan, dw=0.0))
+    monkeypatch.setattr(layers, "error_units", lambda *args: dict(
+        error=dict(y=math.inf, dx=math.nan, dw=0.0)))
     path = tmp_path / "r.json"
     code, _ = run_report(["--cases", "tiny.conv", "--backends", "im2col", "--repeats", "1",
                           "--sections", "conv", "--threads", "1", "--no-torch",

@@ -65,7 +65,8 @@ def test_missing_figures_are_not_measured():
 def test_the_limit_is_inclusive_and_points_the_right_way(value, higher, met):
     target = Target("t", lambda report: (value, "note"), 1.0, higher_is_better=higher)
     row = target.check({})
-    assert row == dict(target="t", measured=value, limit=1.0, unit="x", met=met, note="note")
+    assert row == dict(target="t", measured=value, limit=1.0, unit="x", met=met, note="note",
+                       applicable=True, busy=None)
 
 
 def test_worst_case_of_a_set_and_numba_against_the_best():
@@ -148,3 +149,34 @@ def test_columns_derive_exact_ratios():
     headers, rows = columns.table(entry)
     assert headers[0] == "backend" and [r[0] for r in rows] == ["naive", "im2col", "torch"]
     assert all(len(r) == len(headers) for r in rows)
+
+
+# ------------------------------------------------------------------ applicability (issue 17, 6)
+
+def _conv2_report(dtype="float32", batch=None, names=("convnet.conv2",)):
+    results = {b: dict(forward=dict(median=1.0), backward_data=dict(median=1.0),
+                       backward_weights=dict(median=1.0)) for b in ("im2col", "torch")}
+    return dict(settings=dict(dtype=dtype, batch=batch), environment=dict(dtype=dtype),
+                cases=[dict(name=n, kind="conv", set="std", results=results) for n in names])
+
+
+def test_a_target_is_not_judged_on_another_dtype_or_batch():
+    from kernels.bench import targets as t
+
+    target = t.Target("x", t.r.best_vs_torch("convnet.conv2"), 2.0)
+    assert target.check(_conv2_report())["met"] is True
+    for report, words in ((_conv2_report(dtype="float64"), "float64"),
+                          (_conv2_report(batch=8), "--batch 8")):
+        row = target.check(report)
+        assert row["met"] is None and row["applicable"] is False and words in row["note"]
+
+
+def test_a_target_on_a_whole_set_needs_the_whole_set():
+    from kernels.bench import targets as t
+
+    (target,) = [x for x in t.TARGETS if x.label == "every std conv case, best backend <= "
+                                                     "1.5x PyTorch"]
+    part = target.check(_conv2_report(names=("std.1x1",)))
+    assert part["met"] is None and part["applicable"] is False and "not run" in part["note"]
+    whole = target.check(_conv2_report(names=target.needs))
+    assert whole["met"] is True

@@ -1,0 +1,37 @@
+"""A busy machine is noticed: per section, the load average and CPU time are recorded and a
+section measured while the load exceeded the CPUs is flagged, and so are the verdicts that
+rest on it (issue 17, finding 12)."""
+
+from __future__ import annotations
+
+import os
+
+from kernels.bench import load, targets
+
+
+def test_a_section_under_load_is_busy(monkeypatch):
+    clock = load.SectionClock()
+    monkeypatch.setattr(load, "load_average", lambda: 0.1)
+    with clock.section("conv"):
+        pass
+    assert clock.busy("conv") is False and clock.busy("train") is None
+    monkeypatch.setattr(load, "load_average", lambda: os.cpu_count() + 1.0)
+    with clock.section("train"):
+        sum(range(10_000))
+    entry = clock.sections["train"]
+    assert entry["busy"] is True and entry["load_max"] == os.cpu_count() + 1.0
+    assert entry["cpu_seconds"] >= 0 and entry["wall_seconds"] > 0
+
+
+def _report(busy):
+    results = {b: dict(forward=dict(median=1.0), backward_data=dict(median=1.0),
+                       backward_weights=dict(median=1.0)) for b in ("im2col", "torch")}
+    return dict(settings=dict(dtype="float32", batch=None), environment=dict(dtype="float32"),
+                sections={"conv": {"busy": busy}},
+                cases=[dict(name="convnet.conv2", kind="conv", set="mnist", results=results)])
+
+
+def test_a_verdict_measured_while_busy_says_so():
+    target = targets.Target("t", targets.r.best_vs_torch("convnet.conv2"), 2.0)
+    assert target.check(_report(True))["busy"] is True
+    assert target.check(_report(False))["busy"] is False
