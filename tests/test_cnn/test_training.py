@@ -10,11 +10,14 @@ import pytest
 
 import kernels
 from cnn.data import prepare_images
+from cnn.layer_backends import training_problem
 from cnn.model import build_model
 from cnn.optim import SGD
 from cnn.train import TrainConfig, evaluate, new_state, train_epoch
 from cnn_helpers import blob_images
 
+# Every usable backend, frameworks included: one that cannot train (a forward-only library) or
+# cannot compute the model (e.g. float64) is skipped with its own reason.
 BACKENDS = kernels.available()
 
 # ------------------------------------------------------------------ backend swap
@@ -48,8 +51,12 @@ def trajectory(arch, backend_name, dtype_name, batch, steps, seed=0):
     Random (unlearnable) data keeps the loss O(1) for the whole run, so relative loss
     comparisons stay meaningful (a loss -> 1e-6 would be dominated by its own rounding)."""
     dtype = np.dtype(dtype_name)
+    if reason := training_problem(backend_name):
+        pytest.skip(reason)
     model = build_model(arch, backend=kernels.get_backend(backend_name), seed=seed,
                         dtype=dtype)
+    if reason := model.unsupported():
+        pytest.skip(f"{backend_name} cannot run {arch} in {dtype_name}: {reason}")
     initial = {k: v.copy() for k, v in model.state_dict().items()}
     optimizer = SGD(lr=0.01, momentum=0.9)
     # Separate streams: a shorter run sees a prefix of a longer run's batches.
