@@ -45,6 +45,7 @@ BUILT_IN = {
     "strided": ("kernels.backends.strided", ALGORITHM),
     "im2col": ("kernels.backends.im2col", ALGORITHM),
     "numba": ("kernels.backends.numba", ALGORITHM),
+    "blocked": ("kernels.backends.blocked", ALGORITHM),
     "winograd2x2": ("kernels.backends.winograd:winograd2x2", ALGORITHM),
     "winograd4x4": ("kernels.backends.winograd:winograd4x4", ALGORITHM),
     "fft": ("kernels.backends.fft", ALGORITHM),

@@ -19,7 +19,7 @@ from kernels import plugins
 from kernels.backends import auto
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ["naive", "strided", "im2col", "numba", "winograd2x2", "winograd4x4", "fft", "auto"]
+OURS = ["naive", "strided", "im2col", "numba", "blocked", "winograd2x2", "winograd4x4", "fft", "auto"]
 
 
 @pytest.fixture

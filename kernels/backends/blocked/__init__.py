@@ -1,0 +1,122 @@
+"""Blocked backend: direct convolution on channel-blocked layouts with register tiles
+(issue 16; Zhang, Franchetti & Low, ICML 2018; Georganas et al. 2018; oneDNN's nChw16c).
+
+The maths is the definition (xp the padded input, g the group):
+
+    y[n, f, i, j]  = b[f] + sum_{c, p, q} w[f, c, p, q] * xp[n, g*Cg + c, i*sh + p*dh, j*sw + q*dw]
+    dxp[.., i*sh + p*dh, j*sw + q*dw] += dy[n, f, i, j] * w[f, c, p, q]     (then cropped)
+    dw[f, c, p, q] = sum_{n, i, j} dy[n, f, i, j] * xp[n, g*Cg + c, i*sh + p*dh, j*sw + q*dw]
+
+What changes is the data layout. Channels are cut into blocks of B = one vector register
+(registers.py: 16 float32 with AVX-512, 8 with AVX2, half for float64), stored innermost:
+x as (N, C/B, Hp, Wp, B), w as (F/B, C/B, kh, kw, B_in, B_out) (layout.py). Then a pixel's
+B channels and a tap's B filters are each one vector load, and each kernel keeps a tile of
+sums - T output pixels x one block of B channels - in registers for its whole reduction:
+per input lane one weight vector, T broadcasts, T FMAs (forward.py; backward_data.py is the
+same tile on the transposed problem, scattered per tap; backward_weights.py tiles input
+lanes x filters and splits the batch sum into private partials). The multiply-adds have no
+im2col copy, no GEMM call and no padded/dropped columns: only the definition's products,
+so NaN and inf land where the naive definition puts them. Depthwise layers block the
+channels across the groups (depthwise.py). Channel counts that are not a multiple of B are
+zero-padded; the conversions to and from NCHW (with the spatial padding written in the same
+pass) are part of every call's time.
+
+Costs: the conversions read and write every activation once more per pass; a group whose
+Cg or Fg is far below B wastes lanes (grouped layers with small groups); a kernel compiles
+per dtype and block width on its first call and is cached on disk.
+"""
+
+from __future__ import annotations
+
+from .. import numba as _numba_backend  # noqa: F401  (sets Numba's threading layer first)
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite  # noqa: E402
+from . import backward_data, backward_weights, depthwise, forward, layout  # noqa: E402
+from .registers import block_width, compiled_with_slp  # noqa: E402
+
+name = "blocked"
+
+
+def unsupported(geometry) -> str | None:
+    """None: every valid configuration is computed."""
+    return None
+
+
+def _is_depthwise(geo) -> bool:
+    return geo.Cg == 1 and geo.groups > 1
+
+
+def _chunks(N):
+    return backward_weights.batch_chunks(N, numba.get_num_threads())
+
+
+@quiet_nonfinite
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """Block x (with its padding) and w, run the register-tiled kernel, unblock y (+ b)."""
+    geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                          groups=groups)
+    B = block_width(geo.dtype)
+    steps = (*geo.stride, *geo.dilation)
+    if _is_depthwise(geo):
+        y, (xb, wd) = depthwise.conv_forward(x, w, geo, B)
+        cache = (xb, wd, geo, B)
+    else:
+        xb = layout.block_activations(x, geo.groups, B, geo.pad)
+        wf = layout.block_weights(np.asarray(w), geo.groups, B)
+        Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
+        yb = np.empty((geo.N, wf.shape[0], geo.Ho, geo.Wo, B), dtype=geo.dtype)
+        with compiled_with_slp():
+            forward.kernel(B)(xb, wf, yb, Cgb, Fgb, *steps)
+        y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo))
+        cache = (xb, w, geo, B)
+    if b is not None:
+        y += b[:, None, None]
+    return y, cache
+
+
+@quiet_nonfinite
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
+    """dx by the transposed tile (scattered per tap), dw by batch-split partial sums."""
+    xb, w, geo, B = cache
+    check_grad(dy, geo)
+    if _is_depthwise(geo):
+        dx, dw = depthwise.conv_backward(dy, xb, w, geo, B, _chunks(geo.N), compute_dx,
+                                        compute_dw)
+    else:
+        dx, dw = _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw)
+    db = dy.sum(axis=(0, 2, 3)) if compute_dw and geo.has_bias else None
+    return dx, dw, db
+
+
+def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw):
+    steps = (*geo.stride, *geo.dilation)
+    Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
+    dyb = layout.block_activations(dy, geo.groups, B)
+    dx = dw = None
+    if compute_dx:
+        wt = layout.block_weights_transposed(np.asarray(w), geo.groups, B)
+        dxb = np.empty_like(xb)
+        with compiled_with_slp():
+            backward_data.kernel(B)(dyb, wt, dxb, Cgb, Fgb, *steps)
+        dx = layout.unblock_activations(dxb, geo.groups, geo.C, (geo.H, geo.W),
+                                        (geo.pad[0], geo.pad[2]))
+    if compute_dw:
+        partials = np.empty((_chunks(geo.N), dyb.shape[1], Cgb, geo.kh, geo.kw, B, B),
+                            dtype=geo.dtype)
+        with compiled_with_slp():
+            backward_weights.kernel(B)(xb, dyb, partials, Cgb, Fgb, *steps)
+        dw = layout.unblock_weights(backward_weights.reduce_partials(partials), geo.groups,
+                                    geo.w_shape)
+    return dx, dw
+
+
+# Pooling is not a convolution: this backend uses the Numba backend's pooling kernels.
+POOLING_FROM = "numba"
+from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
+                     max_pool2d_backward, max_pool2d_forward)
+
+__all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "max_pool2d_forward",
+           "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]

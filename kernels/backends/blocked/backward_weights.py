@@ -1,0 +1,95 @@
+"""Blocked backward-weights: dw as a sum over the batch, split without races.
+
+    dwf[F_blk, cb, p, q, c, k] = sum_{n, i, j} xb[n, g*Cgb + cb, i*sh + p*dh, j*sw + q*dw, c]
+                                               * dyb[n, F_blk, i, j, k]
+
+The tile is C_T input lanes x one block of B filters (C_T*B sums in registers) for one tap
+(p, q): each output pixel loads one dy vector (B filters), broadcasts C_T input values and
+issues C_T FMAs. The reduction runs over images and pixels, so the batch is the axis to
+split: it is cut into `chunks` contiguous ranges (one per thread, at most N), every
+(range, filter block) is one parallel job writing a private partial sum, and the partials
+are added in a fixed order at the end - no two jobs write the same memory. Only real output
+pixels are visited (no padded or dropped columns), so an inf reaches exactly the entries of
+dw the definition says.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numba import njit, prange
+
+from .registers import JIT, stack_array
+
+
+def _lanes_per_tile(B: int) -> int:
+    return 4 if B % 4 == 0 else (2 if B % 2 == 0 else 1)
+
+
+@functools.lru_cache(maxsize=None)
+def _tile(B, CT):
+    SIZE = CT * B
+
+    @njit(**JIT)
+    def tile(xb, dyb, part, n_lo, n_hi, fblk, c_abs, cb, p, q, c_lo, sh, sw, dh, dw):
+        Ho, Wo = dyb.shape[2], dyb.shape[3]
+        acc = stack_array(SIZE, part.dtype)
+        for k in range(SIZE):
+            acc[k] = 0
+        for n in range(n_lo, n_hi):
+            for i in range(Ho):
+                xrow = xb[n, c_abs, i * sh + p * dh]
+                dyrow = dyb[n, fblk, i]
+                for j in range(Wo):
+                    dv = dyrow[j]
+                    col = j * sw + q * dw
+                    for t in range(CT):
+                        v = xrow[col, c_lo + t]
+                        for k in range(B):
+                            acc[t * B + k] += v * dv[k]
+        out = part[fblk, cb, p, q]
+        for t in range(CT):
+            for k in range(B):
+                out[c_lo + t, k] = acc[t * B + k]
+
+    return tile
+
+
+@functools.lru_cache(maxsize=None)
+def kernel(B):
+    """The backward-weights kernel for block width B: partials (chunks, G*Fgb, Cgb, kh, kw,
+    B, B), one per batch range."""
+    CT = _lanes_per_tile(B)
+    tile = _tile(B, CT)
+
+    @njit(parallel=True, **JIT)
+    def backward_weights(xb, dyb, partials, Cgb, Fgb, sh, sw, dh, dw):
+        N = xb.shape[0]
+        chunks, NF, _, kh, kw = partials.shape[:5]
+        for job in prange(chunks * NF):
+            chunk, fblk = job // NF, job % NF
+            n_lo, n_hi = chunk * N // chunks, (chunk + 1) * N // chunks
+            c0 = (fblk // Fgb) * Cgb
+            part = partials[chunk]
+            for cb in range(Cgb):
+                for p in range(kh):
+                    for q in range(kw):
+                        for c_lo in range(0, B, CT):
+                            tile(xb, dyb, part, n_lo, n_hi, fblk, c0 + cb, cb, p, q, c_lo,
+                                 sh, sw, dh, dw)
+
+    return backward_weights
+
+
+def batch_chunks(N: int, threads: int) -> int:
+    """How many batch ranges: one per thread, never an empty one."""
+    return max(1, min(N, threads))
+
+
+def reduce_partials(partials: np.ndarray) -> np.ndarray:
+    """The private partial sums added in a fixed order (range 0 first)."""
+    total = partials[0].copy()
+    for part in partials[1:]:
+        total += part
+    return total

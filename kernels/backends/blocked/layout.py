@@ -1,0 +1,132 @@
+"""The blocked layouts and the conversions to and from NCHW (their time is the backend's).
+
+Activations nChw{B}c: x (N, C, H, W) becomes xb (N, G*Cgb, Hp, Wp, B), Cgb = ceil(Cg / B)
+blocks per group: block g*Cgb + cb, lane l holds channel g*Cg + cb*B + l, or 0 past the
+group's end; the spatial padding is written in the same pass, so a kernel never tests a
+border. One pixel's B channels are one contiguous vector. Groups are blocked each on its own
+(a block never straddles two groups), so a kernel's block reduction stays inside its group.
+Depthwise convolutions block the channels across the groups instead (G = 1 here, see
+depthwise.py): there a block is B independent filters.
+
+Weights OIhw{B}i{B}o: w (F, Cg, kh, kw) becomes wf (G*Fgb, Cgb, kh, kw, B_in, B_out) for
+forward and backward-weights (a row w[.., c, :] is one output block's vector for input lane
+c) and wt (G*Cgb, Fgb, kh, kw, B_out, B_in) for backward-data, the transposed problem. The
+weights are small: NumPy pads and transposes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_JIT = dict(cache=True, nogil=True)
+
+
+def blocks(channels: int, width: int) -> int:
+    return -(-channels // width)
+
+
+# Both conversions walk one block at a time with the lanes innermost: B streams in NCHW (one
+# per channel) and one contiguous stream in the blocked array. Lanes outermost wrote every
+# 64-byte line of the blocked plane B times over: measured 3-5x slower.
+
+@njit(parallel=True, **_JIT)
+def _block(x, groups, Cg, top, left, out):
+    """out (N, G*Cgb, Hp, Wp, B) from x (N, C, H, W): the channels in place, zeros around."""
+    N, C, H, W = x.shape
+    blocks_total, Hp, Wp, B = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+    Cgb = blocks_total // groups
+    for job in prange(N * blocks_total):
+        n, blk = job // blocks_total, job % blocks_total
+        g, cb = blk // Cgb, blk % Cgb
+        real = min(B, Cg - cb * B)
+        first = g * Cg + cb * B
+        plane = out[n, blk]
+        for u in range(Hp):
+            h = u - top
+            row = plane[u]
+            if h < 0 or h >= H:
+                row[:] = 0
+                continue
+            row[:left] = 0
+            row[left + W:] = 0
+            for v in range(W):
+                pixel = row[left + v]
+                for lane in range(real):
+                    pixel[lane] = x[n, first + lane, h, v]
+                for lane in range(real, B):
+                    pixel[lane] = 0
+
+
+@njit(parallel=True, **_JIT)
+def _unblock(blocked, groups, Fg, top, left, out):
+    """out (N, G*Fg, H, W) = the real channels of blocked (N, G*Fgb, Hb, Wb, B) from row
+    `top` and column `left` on (a crop when the blocked planes carry padding)."""
+    N, F, H, W = out.shape
+    blocks_total, B = blocked.shape[1], blocked.shape[4]
+    Fgb = blocks_total // groups
+    for job in prange(N * blocks_total):
+        n, blk = job // blocks_total, job % blocks_total
+        g, fb = blk // Fgb, blk % Fgb
+        real = min(B, Fg - fb * B)
+        first = g * Fg + fb * B
+        plane = blocked[n, blk]
+        for h in range(H):
+            row = plane[top + h]
+            for v in range(W):
+                pixel = row[left + v]
+                for lane in range(real):
+                    out[n, first + lane, h, v] = pixel[lane]
+
+
+def block_activations(x, groups, width, pad=(0, 0, 0, 0)):
+    """x (N, C, H, W), any strides -> (N, G*Cgb, H+top+bottom, W+left+right, width)."""
+    N, C, H, W = x.shape
+    Cg = C // groups
+    top, bottom, left, right = pad
+    out = np.empty((N, groups * blocks(Cg, width), H + top + bottom, W + left + right, width),
+                   dtype=x.dtype)
+    _block(np.ascontiguousarray(x), groups, Cg, top, left, out)
+    return out
+
+
+def unblock_activations(blocked, groups, channels, shape_hw, corner=(0, 0)):
+    """The NCHW array (N, channels, *shape_hw) that `blocked` holds, cropped at `corner`."""
+    out = np.empty((blocked.shape[0], channels) + tuple(shape_hw), dtype=blocked.dtype)
+    _unblock(blocked, groups, channels // groups, corner[0], corner[1], out)
+    return out
+
+
+def _grouped_padded(w, groups, width):
+    """w (F, Cg, kh, kw) -> (G, Fgb, B_out, Cgb, B_in, kh, kw), zero past each group's end."""
+    F, Cg, kh, kw = w.shape
+    Fg = F // groups
+    Fgb, Cgb = blocks(Fg, width), blocks(Cg, width)
+    padded = np.zeros((groups, Fgb * width, Cgb * width, kh, kw), dtype=w.dtype)
+    padded[:, :Fg, :Cg] = w.reshape(groups, Fg, Cg, kh, kw)
+    return padded.reshape(groups, Fgb, width, Cgb, width, kh, kw)
+
+
+def block_weights(w, groups, width):
+    """wf (G*Fgb, Cgb, kh, kw, B_in, B_out): forward's and backward-weights' layout."""
+    g = _grouped_padded(w, groups, width)
+    G, Fgb, B, Cgb, _, kh, kw = g.shape
+    return np.ascontiguousarray(g.transpose(0, 1, 3, 5, 6, 4, 2)).reshape(
+        G * Fgb, Cgb, kh, kw, B, B)
+
+
+def block_weights_transposed(w, groups, width):
+    """wt (G*Cgb, Fgb, kh, kw, B_out, B_in): backward-data's layout."""
+    g = _grouped_padded(w, groups, width)
+    G, Fgb, B, Cgb, _, kh, kw = g.shape
+    return np.ascontiguousarray(g.transpose(0, 3, 1, 5, 6, 2, 4)).reshape(
+        G * Cgb, Fgb, kh, kw, B, B)
+
+
+def unblock_weights(wf, groups, w_shape):
+    """The (F, Cg, kh, kw) weights that wf (G*Fgb, Cgb, kh, kw, B_in, B_out) holds."""
+    F, Cg, kh, kw = w_shape
+    blocks_out, Cgb, _, _, B, _ = wf.shape
+    g = wf.reshape(groups, blocks_out // groups, Cgb, kh, kw, B, B).transpose(0, 1, 6, 2, 5, 3, 4)
+    g = g.reshape(groups, -1, Cgb * B, kh, kw)[:, :F // groups, :Cg]
+    return np.ascontiguousarray(g).reshape(F, Cg, kh, kw)
