@@ -14,6 +14,8 @@ COMMANDS = {  # name -> (module with main(argv), what it does)
     "map": ("kernels.bench.algorithm_map", "which algorithm wins where: kernel size x "
                                            "channels x image size"),
     "list": ("kernels.listing", "every backend: role, origin, passes, and why one is unavailable"),
+    "verify": ("kernels.conformance.verify", "the conformance suite against one backend "
+                                             "(needs the [verify] extra)"),
     "asv-offline": ("kernels.bench.asv_site", "make `asv publish`'s site viewable without "
                                               "internet access"),
 }

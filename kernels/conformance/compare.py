@@ -90,7 +90,7 @@ def assert_conv_close(algorithm, got, ref, x, w, b, dy, params, what=""):
     for name, value, want, scale in zip(names, got, ref["values"], ref["scales"]):
         if want is None:
             continue
-        label = f"{algorithm.name} {name}{what}"
+        label = f"{algorithm.name} {name} ({PASS_OF[name]}){what}"
         if isinstance(value, np.ndarray) and value.shape == want.shape:
             record.error(PASS_OF[name], error_units(value, want, scale, dtype))
         if model == "direct" or name == "db":  # db is a plain sum in every algorithm

@@ -17,6 +17,8 @@ reported as skipped with those reasons, not as passed.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import settings
 
@@ -156,10 +158,20 @@ def pytest_runtest_makereport(item, call):
         error = (getattr(error, "exceptions", None) or [error])[0]  # Hypothesis: several
         message = next(iter(str(error).strip().splitlines()), type(error).__name__)
         report.user_properties.append(("message", f"{type(error).__name__}: {message}"))
-        examples = [n for n in getattr(error, "__notes__", ()) if "Falsifying" in n]
-        if examples:
-            report.user_properties.append(("example", " ".join(examples[0].split())))
+        example = _falsifying_example("\n".join(getattr(error, "__notes__", ())))
+        if example:
+            report.user_properties.append(("example", example))
     if report.passed and notes.out_of_range and not notes.in_range:
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0,
                            "Skipped: " + OUT_OF_RANGE + "; ".join(notes.out_of_range))
+
+
+def _falsifying_example(text: str) -> str | None:
+    """Hypothesis' shrunk example from its note ("Failing test case: test(...)", formerly
+    "Falsifying example:"), on one line, without the backend object's repr."""
+    match = re.search(r"(?:Failing test case|Falsifying example): \w+\((.*?)\n\)", text, re.S)
+    if match is None:
+        return None
+    arguments = re.sub(r"(?:backend|candidate|torch)=<[^>]*>,?", "", match.group(1))
+    return " ".join(arguments.replace("( ", "(").split()).strip(", ")

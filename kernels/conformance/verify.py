@@ -1,0 +1,94 @@
+"""python -m kernels verify NAME [--quick] [--json FILE]: the conformance suite against one
+backend, in this process, on the installed package (no repository checkout needed).
+
+Prints a table by category (passed, failed, out of the backend's declared range, not computed,
+skipped), the worst error of each pass, the declared-range reasons and, per failing test, the
+smallest failing configuration with a one-line command that reruns it. Exit status 0 when
+nothing failed, 1 when something did, 2 for a usage error (an unknown or unavailable backend,
+pytest or Hypothesis missing, an unwritable --json path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+
+import kernels
+from kernels.support.files import atomic_write, writable_problem
+
+PROG = "python -m kernels verify"
+EXTRA = "pip install 'convbench[verify]'"
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="a backend name (python -m kernels list shows them)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a reduced grid and fewer Hypothesis examples (for CI)")
+    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    missing = [m for m in ("pytest", "hypothesis") if importlib.util.find_spec(m) is None]
+    if missing:
+        return _fail(f"needs {' and '.join(missing)}: {EXTRA}")
+    try:
+        backend = kernels.get_backend(args.name)
+        passes = kernels.passes(backend)
+    except (ValueError, TypeError) as error:
+        return _fail(str(error))
+    if args.json and (problem := writable_problem(args.json)):
+        return _fail(problem)
+    result = run(args.name, passes, quick=args.quick)
+    print(_render(result))
+    if args.json:
+        text = json.dumps(result, indent=2, allow_nan=False) + "\n"
+        atomic_write(args.json, lambda f: f.write(text.encode()))
+    return 0 if result["ok"] else 1
+
+
+def run(name: str, passes, *, quick: bool) -> dict:
+    """Run the suite against `name` with pytest, in this process; the result document."""
+    import pytest
+
+    from kernels import conformance
+    from kernels.conformance import results
+
+    options = ["-p", "kernels.conformance.plugin", "--convbench-backend", name,
+               *(["--convbench-quick"] if quick else
+                 ["--hypothesis-profile", "convbench-verify"])]
+    folder = str(Path(conformance.__file__).parent)
+    collector = results.Collector()
+    output = io.StringIO()  # the table is the output; pytest's own only if pytest broke
+    with contextlib.redirect_stdout(output):
+        # No cache folder inside the installed package.
+        status = pytest.main([folder, *options, "-q", "-p", "no:cacheprovider",
+                              "-p", "no:benchmark"], plugins=[collector])
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        collector.collection_errors.append(
+            f"pytest exited with {status!r}: " + " | ".join(
+                line for line in output.getvalue().splitlines()[-5:] if line.strip()))
+    if not collector.items:
+        collector.collection_errors.append("no conformance test was collected")
+    info = dict(role=kernels.role(name), origin=kernels.origin(name), passes=list(passes),
+                not_computed=[p for p in kernels.ALL_PASSES if p not in passes])
+    return results.build(collector, name=name, info=info, quick=quick,
+                         command=["python", "-m", "pytest",
+                                  *options])
+
+
+def _render(result) -> str:
+    from kernels.conformance import results
+    return results.render(result)
