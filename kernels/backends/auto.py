@@ -3,7 +3,8 @@
 No algorithm wins everywhere: im2col's GEMM wins on many channels, Numba's direct loops on
 one input channel and on pooling, and the answer moves with the machine. The first call with
 a new configuration - operation, shapes, parameters, dtype - runs every candidate backend
-(the registered algorithms: not the naive reference, not itself) on the caller's own arrays:
+(the registered algorithms: not the naive reference, not itself, and not one whose own
+workspace estimate breaks its cap - see `over_cap`) on the caller's own arrays:
 one untimed warm-up (Numba compiles or loads its cache here), then `REPEATS` timed
 forward+backward passes with an upstream gradient of ones, and keeps the backend with the
 smallest time. Later calls go
@@ -42,6 +43,8 @@ from ..support.files import atomic_write
 
 name = "auto"
 REPEATS = 3
+#: The workspace cap of a candidate that declares no MAX_WORKSPACE_BYTES of its own.
+MAX_WORKSPACE_BYTES = 64 * 2**20
 
 _decisions: dict[str, str] = {}  # configuration key -> backend name
 _timings: dict[str, dict] = {}  # configuration key -> seconds per candidate (measured here)
@@ -185,6 +188,23 @@ def _computing(geo) -> list[str]:
     return [c for c in candidates() if get_backend(c).unsupported(geo) is None]
 
 
+def over_cap(name, geo) -> bool:
+    """Whether the candidate's own estimate of one call's workspace (`workspace_estimate`,
+    where it has one) exceeds its cap (MAX_WORKSPACE_BYTES, else 64 MiB): trying it on the
+    caller's arrays would take that memory, and keeping it would take it every step."""
+    backend = get_backend(name)
+    estimate = getattr(backend, "workspace_estimate", None)
+    return estimate is not None and \
+        estimate(geo) > getattr(backend, "MAX_WORKSPACE_BYTES", MAX_WORKSPACE_BYTES)
+
+
+def _tried(geo) -> list[str]:
+    """The candidates auto measures on this geometry: those that compute it within their
+    workspace cap, or, if none does, every one that computes it."""
+    computing = _computing(geo)
+    return [c for c in computing if not over_cap(c, geo)] or computing
+
+
 def _pooling() -> list[str]:
     """The candidates with pooling of their own (not borrowed from another backend)."""
     return [c for c in candidates() if not hasattr(get_backend(c), "POOLING_FROM")]
@@ -225,7 +245,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
         backend.conv2d_backward(dy, cache)
 
     def eligible():
-        if not (names := _computing(geo)):
+        if not (names := _tried(geo)):
             raise ValueError(unsupported(geo))
         return names
 

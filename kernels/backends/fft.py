@@ -24,14 +24,13 @@ conjugation anywhere: the conj(W) of a correlation and conj(DY), conj(X) of the 
 by (R), the reversals above, free in the strided copies that fill the FFT buffers and undone by
 the crops. P, Q: the smallest sizes >= Hp, Wp that pocketfft factors into 2, 3, 5 (real axis)
 or 2, 3, 5, 7, 11 (complex axis) (scipy.fft.next_fast_len): no Bluestein, no large radix.
-X, Y, DYr, dXr are FFTs of whole planes (scipy.fft, `workers` threads). Wr and the kh*kw taps
-of dw are kh*kw points of a P x Q grid: they are DFT-matrix products (`_dft`, two small GEMMs,
-4-9x faster than FFTs of the F*Cg mostly-zero planes, measured), so backward costs one FFT
-(dy) and one inverse FFT (dx) of whole planes, forward one of each.
+X, Y, DYr, dXr are FFTs of whole planes (scipy.fft, one thread: see Threads). Wr and the
+kh*kw taps of dw are kh*kw points of a P x Q grid: DFT-matrix products (`_dft`, two small
+GEMMs, 4-9x faster than FFTs of the F*Cg mostly-zero planes, measured), so backward costs
+one FFT (dy) and one inverse FFT (dx) of whole planes, forward one of each.
 Stride: exact, the stride-1 result read every s-th point; backward zero-stuffs dy. The FFTs
-cost what the grid costs, so a stride saves FFT nothing while direct methods get sh*sw times
-cheaper (AlexNet's stride 4: ~6x slower than im2col). Folding the spectrum would cut the y
-and dy transforms by sh*sw (not done).
+cost what the grid costs: a stride saves nothing while direct methods get sh*sw times cheaper
+(AlexNet's stride 4: ~6x slower than im2col; folding the spectrum would help, not done).
 
 Per frequency and group the channel sums are GEMMs: Y (n x Fg) = X (n x Cg) @ Wr (Cg x Fg),
 dXr = DYr @ Wr^T, dW (Fg x Cg) = DYr^T @ X: np.matmul with the frequency as batch axis (einsum
@@ -42,17 +41,21 @@ padding copy and the crop copy.
 
 Speed. im2col does 2*kh*kw real flops per (pixel, c, f); FFT 8 per (frequency, c, f) on
 ~Hp*Wp/2 frequencies whatever the kernel, plus transforms of N*(C + F) planes, ~2.5 P Q
-log2(P Q) flops each at a few GF/s (pocketfft) against tens for GEMMs. Measured (the
-report's large set and `python -m kernels map`):
-FFT wins from 5x5 with >= 4 channels each way (0.3-0.8x im2col's time; 9x9 C32: 0.23x),
-loses on 3x3 (convnet.conv2: 1.6x), on image inputs unless the kernel is large (C=3: from
-9x9; C=1: not up to 11x11) and on strides (AlexNet's stride 4: 6x). scipy.fft, not numpy.fft:
-the same pocketfft, but numpy transforms one axis and one line at a time: 1.4-1.6x slower end
-to end (5x on rfftn alone). scipy becomes a runtime dependency.
-Memory: spectra are complex, P*(Q/2+1) per plane; `workspace` models it. The batch is chunked
-under MAX_WORKSPACE_BYTES; when chunked, X is recomputed in backward instead of kept. The
-weight-side spectra (Wr, dW: F*Cg*P*(Q/2+1) complex each) do not shrink with the batch and can
-exceed the cap alone: `workspace` then reports a total over it.
+log2(P Q) flops each at a few GF/s (pocketfft) against tens for GEMMs. Measured (the large
+set, the map): FFT wins from 5x5 with >= 4 channels each way (0.3-0.8x im2col's time; 9x9
+C32: 0.23x), loses on 3x3 (convnet.conv2: 1.6x), on image inputs unless the kernel is large
+(C=3: from 9x9; C=1: not up to 11x11) and on strides (AlexNet's stride 4: 6x). scipy.fft,
+not numpy.fft: the same pocketfft, but numpy transforms one axis and one line at a time:
+1.4-1.6x slower end to end (5x on rfftn alone).
+Memory: spectra are complex, P*(Q/2+1) per plane (`workspace`). The batch is chunked under
+MAX_WORKSPACE_BYTES (X recomputed in backward when chunked), but one image's planes and the
+weight-side spectra (Wr, dW: F*Cg*P*(Q/2+1) complex each) do not shrink: ResNet-50's and
+VGG-16's layers need 115 MiB - 3.8 GiB per call (`workspace_estimate`); auto skips fft there.
+
+Threads: transforms on one thread (GEMMs on BLAS's pinned ones). scipy.fft's workers=2 splits
+a call between threads that must all finish: on 2 cores it was slower even idle (rfftn of
+(16, 16, 64, 32): 1.4 vs 4.0 ms), and under load one waiting for a core stalls the call (load
+8: 1.5 vs 5.3 ms; a report's layer: 10 vs 1,172 ms). One worker degrades like the others.
 
 NaN/inf: a non-finite value in an input plane reaches every frequency, hence every output of
 every plane it is summed into (x[n, c]: all of y[n, f in its group]; w[f, c]: all of y[:, f]);
@@ -70,7 +73,6 @@ import numpy as np
 import scipy.fft
 
 from ..shapes import check_grad, conv2d_geometry, quiet_nonfinite
-from ..support import runtime
 
 name = "fft"
 
@@ -116,10 +118,15 @@ def workspace(geo) -> dict:
     return dict(fixed=fixed, per_image=per_image, chunk=chunk, total=fixed + chunk * per_image)
 
 
+def workspace_estimate(geo) -> int:
+    """Bytes of one call's workspace, an upper bound (over the cap: auto skips fft)."""
+    return workspace(geo)["total"]
+
+
 def _workers():
-    """scipy.fft's threads: the count a program pinned (runtime.pin_threads), else the
-    cores this process may use - as many as BLAS uses."""
-    return runtime.pinned_threads() or runtime.usable_cores()
+    """scipy.fft's threads: one, whatever the pinned count (see "Threads" in the module
+    docstring: more workers made the transforms slower, and 100x slower under load)."""
+    return 1
 
 
 def _rfft2(buf):

@@ -75,6 +75,14 @@ def _chunks(geo, itemsize):
     return [slice(n, min(n + step, geo.N)) for n in range(0, geo.N, step)]
 
 
+def workspace_estimate(geo) -> int:
+    """Bytes of one call's columns, dcols and GEMM output: the chunk's, or one image's when
+    that alone exceeds the cap (e.g. a 9x9 kernel on a 256x256 image: 324 MiB)."""
+    itemsize = geo.dtype.itemsize
+    per_image = itemsize * geo.Ho * geo.Wo * (2 * geo.C * geo.kh * geo.kw + geo.F)
+    return _chunk_size(geo, itemsize) * per_image
+
+
 def chunk_count(geo, itemsize) -> int:
     """How many batch chunks a conv call of this geometry takes under the cap."""
     return len(_chunks(geo, itemsize))

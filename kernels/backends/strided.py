@@ -52,6 +52,14 @@ def unsupported(geometry) -> str | None:
     return None
 
 
+def workspace_estimate(geo) -> int:
+    """Bytes of the copies tensordot makes of the window views, the largest pass's: forward
+    and dw copy x's windows (N Ho Wo C kh kw), dx the stuffed dy's (N Hp Wp F kh kw). Not
+    chunked: over 64 MiB on big layers, where auto does not try this backend."""
+    windows = geo.N * geo.kh * geo.kw * max(geo.Ho * geo.Wo * geo.C, geo.Hp * geo.Wp * geo.F)
+    return geo.dtype.itemsize * windows
+
+
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """One tensordot of the window view with w per group."""
