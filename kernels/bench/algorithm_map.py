@@ -14,7 +14,8 @@ The installed libraries that compute all three passes (frameworks, plug-ins) are
 every point too, unless --no-libraries: the winner stays the fastest of ours, and the point
 records the fastest library and our winner's time over its time (kernels.bench.map_points).
 With --case or --cases-file the map is taken at exactly those conv layers instead of the
-sweeps: one row per layer, same verdicts (a pool case is refused: the map times convolutions).
+sweeps: one row per layer, same verdicts (pool cases are left out, and refused alone: the map
+times convolutions).
 """
 
 from __future__ import annotations
@@ -174,8 +175,11 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.exit(2, f"python -m kernels map: error: {error}\n")
     if pools := [c.name for c in cases if c.kind != "conv"]:
-        parser.exit(2, f"python -m kernels map: error: {pools[0]} is a pool case; the map "
-                       "times convolutions (time pools with python -m kernels bench)\n")
+        if len(pools) == len(cases):
+            parser.exit(2, f"python -m kernels map: error: {pools[0]} is a pool case; the "
+                           "map times convolutions (time pools with python -m kernels bench)\n")
+        print(f"pool cases left out (the map times convolutions): {', '.join(pools)}")
+        cases = [c for c in cases if c.kind == "conv"]
     for flag in ("--json", "--plot"):
         if problem := output_problem(flag, getattr(args, flag[2:])):
             parser.exit(2, f"python -m kernels map: error: {problem}\n")

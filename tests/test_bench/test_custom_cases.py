@@ -158,3 +158,16 @@ def test_a_bad_case_is_one_line_and_exit_2_before_measuring(tmp_path, command, a
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and done.stdout == "" and not out.exists()
+
+
+def test_the_map_refuses_pool_cases_alone(tmp_path):
+    done = _command("map", "--case", "name=p,kind=pool,op=max,C=4,H=8")
+    assert done.returncode == 2 and "p is a pool case; the map times convolutions" in \
+        done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_example_cases_file_reads():
+    """docs/example-cases.csv, which docs/report.md runs, stays valid."""
+    cases = custom.read_file(ROOT / "docs" / "example-cases.csv")
+    assert [c.kind for c in cases] == ["conv", "conv", "conv", "pool"]
+    assert all(c.source for c in cases)
