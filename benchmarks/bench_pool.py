@@ -16,6 +16,10 @@ class _Pool:
         self.case = case_named(POOL, case)
         skip_unless_practical(self.case, backend)
         b = kernels.get_backend(backend)
+        borrowed = getattr(b, "POOLING_FROM", None)
+        if borrowed:  # fft and winograd pool with numba's kernels: timing them again under
+            # their own names would only repeat numba's figures
+            raise NotImplementedError(f"{backend} pools with {borrowed}'s kernels")
         if not computes_backward(b):  # forward only: its pooling is not what it is here for
             raise NotImplementedError(f"{backend} computes the forward pass only")
         if hasattr(b, "POOLING_FROM"):  # borrowed pooling: timed under its owner's name

@@ -24,13 +24,13 @@ SCRIPTS_PAGE = ROOT / "docs" / "cnn.md"
 
 # Harness commands too long for a 15-minute CI, each with what CI runs of the same code path.
 OUTSIDE_CI = {
-    "python -m kernels bench --json docs/bench.json --plot docs/bench.png --markdown "
-    "docs/bench.md --csv docs/bench.csv --roofline docs/roofline.png --breakdown "
-    "docs/breakdown.png": "the full report behind the README's figures, ~18 minutes; CI runs "
-                          "--quick",
+    "python -m kernels bench --json my-bench.json --plot my-bench.png --markdown "
+    "my-bench.md --csv my-bench.csv --roofline my-roofline.png --breakdown "
+    "my-breakdown.png": "the full report behind the README's figures, ~18 minutes; CI runs "
+                        "--quick",
     "python -m kernels bench --cases resnet50": "one network set, ~10 minutes; CI runs "
                                                 "--cases mobilenet.dw through the same code",
-    "python -m kernels map --json docs/map.json --plot docs/map.png":
+    "python -m kernels map --json my-map.json --plot my-map.png":
         "the full map behind the README's figure; CI runs --quick",
     "python -m kernels bench --backends im2col,numba --cases lenet5 --sections conv,pool":
         "a selection example; CI runs --quick through the same code",
@@ -39,12 +39,12 @@ OUTSIDE_CI = {
     "CONVBENCH_FULL=1 pytest tests/test_bench/test_benchmarks.py --benchmark-only":
         "naive takes seconds per round; CI times one group",
     "asv run HASHFILE:commits.txt": "minutes per commit; CI runs the suites with --dry-run",
-    "asv run --skip-existing-commits main~10..main": "as above",
+    "asv run --skip-existing-commits b364292^..main": "as above",
     "asv compare main~1 main": "needs two timed commits",
     "asv publish && python -m kernels asv-offline": "needs timed commits; the localizing is "
                                                     "unit-tested (tests/test_bench)",
     "asv preview": "a server that runs until stopped",
-    "git rev-list --first-parent -n 5 main > commits.txt": "only writes the list",
+    "git rev-list --first-parent -n 5 b364292^..main > commits.txt": "only writes the list",
 }
 HARNESS = re.compile(r"^(?:[A-Z_]+=\S+ )*(?:pytest .*--benchmark|asv |python -m kernels |git )")
 

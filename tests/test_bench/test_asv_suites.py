@@ -103,3 +103,51 @@ def test_command_line_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert asv_site.main([str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "asv publish" in err
+
+
+# ------------------------------------------------------------------ the history recipe
+
+FIRST_TIMEABLE = "b364292"  # the packaging fix: before it asv's wheel lacked kernels.bench
+
+
+def _git(*args):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_history_recipe_takes_only_timeable_commits():
+    """The page's asv commit lists and ranges start at the packaging fix: `-n 5 main`
+    took commits whose wheel cannot import a benchmark, and asv exited 2 after 28
+    tracebacks (issue 17, finding 5)."""
+    if _git("cat-file", "-e", FIRST_TIMEABLE + "^{commit}").returncode != 0:
+        pytest.skip("no git history here (an sdist or a shallow clone)")
+    page = (ROOT / "docs" / "asv-and-pytest-benchmark.md").read_text()
+    ranges = re.findall(r"^git rev-list (.+?) > commits\.txt", page, re.M)
+    ranges += [f"--first-parent {r}" for r in
+               re.findall(r"^asv run --skip-existing-commits (\S+)", page, re.M)]
+    assert len(ranges) == 2
+    for arguments in ranges:
+        listed = _git("rev-list", *arguments.split()).stdout.split()
+        assert listed, arguments
+        for commit in listed:
+            assert _git("merge-base", "--is-ancestor", FIRST_TIMEABLE, commit).returncode == 0, \
+                (arguments, commit)
+
+
+def test_pooling_is_timed_only_by_backends_with_pooling_of_their_own(monkeypatch):
+    """asv's pool suites skip a backend that borrows another's pooling (fft and winograd
+    use numba's): their rows repeated numba's figures under other names."""
+    import kernels
+
+    monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is asv's, not an installed package
+    from benchmarks.bench_pool import PoolForward
+
+    suite = PoolForward()
+    for name in kernels.available():
+        backend = kernels.get_backend(name)
+        case = "convnet.pool1"
+        if getattr(backend, "POOLING_FROM", None):
+            with pytest.raises(NotImplementedError, match="pools with"):
+                suite.setup(name, case)
+    suite.setup("numba", case)  # one with pooling of its own is set up

@@ -5,6 +5,7 @@ before anything is measured."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,3 +70,38 @@ def test_map_refuses_an_empty_output_path_before_measuring(flag, monkeypatch, ca
         algorithm_map.main(["--quick", "--no-torch", flag, ""])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1 and f"{flag} ''" in err
+
+
+# ------------------------------------------------------------------ the documented commands
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+OUTPUT = re.compile(r"(?:--json|--plot|--csv|--markdown|--roofline|--breakdown|--metrics-json"
+                    r"|>)\s+([^\s|&;]+)")
+
+
+def _documented_commands():
+    for page in PAGES:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S):
+            for line in block.splitlines():
+                command = re.split(r"\s+#", line, maxsplit=1)[0].strip()
+                if command:
+                    yield page.name, command
+
+
+def test_no_documented_harness_command_overwrites_the_committed_docs():
+    for page, command in _documented_commands():
+        if command.startswith("python -m kernels "):
+            written = OUTPUT.findall(command)
+            assert not [p for p in written if p.startswith("docs/")], (page, command)
+
+
+def test_the_documented_example_outputs_are_git_ignored():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = {path for _, command in _documented_commands()
+               for path in OUTPUT.findall(command)
+               if not path.startswith(("docs/", "/", "$")) and path != "PATH"}
+    assert outputs  # the pages do show example outputs
+    result = subprocess.run(["git", "check-ignore", "--no-index", *sorted(outputs)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert sorted(result.stdout.split()) == sorted(outputs)
