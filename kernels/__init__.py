@@ -60,7 +60,9 @@ class Backend(Protocol):
     `MAX_WORKSPACE_BYTES` and `chunk_count(geometry, itemsize)` where the batch is chunked
     under a workspace cap; `POOLING_FROM`, the backend whose pooling one that only convolves
     uses; `NONFINITE_SPREADS` where a NaN or inf reaches more outputs than the definition's
-    (transform algorithms mix values); `versions()` where the backend wraps other libraries.
+    (transform algorithms mix values); `versions()` where the backend wraps other libraries;
+    `ERROR_MODEL` ("winograd", "fft") where its rounding is not a plain sum's (default
+    "direct": the conformance suite's elementwise bound, see kernels.conformance.compare).
     """
 
     name: str
