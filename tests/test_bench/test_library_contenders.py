@@ -204,3 +204,18 @@ def test_the_map_at_a_user_case(fast_library, monkeypatch):
     assert (p["case"], p["winner"], p["library"]) == ("u", "numba", fast_library)
     assert p["flops"] == 3 * case.flops_forward
     assert "fastest library fastlib, ours 4.00x its time" in map_points.case_line(p)
+
+
+def test_the_registered_torch_backend_is_the_pytorch_row_and_no_torch_drops_it():
+    from kernels.bench import cli
+
+    if "torch" not in kernels.available():
+        pytest.skip("torch is not installed")
+    parser = cli.build_parser()
+
+    def plan(*argv):
+        return cli.plan_from(parser.parse_args(list(argv)), parser, list(argv))
+    assert plan("--backends", "im2col", "--cases", "tiny").backends == ["im2col", "torch"]
+    assert plan("--backends", "im2col,torch", "--no-torch", "--cases", "tiny").backends == \
+        ["im2col"]
+    assert "torch" not in plan("--no-torch", "--cases", "tiny").backends
