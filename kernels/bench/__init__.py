@@ -5,6 +5,8 @@
     models       whole CNNs, ours and PyTorch's twin: the only module here that imports cnn
     columns      what the per-case tables derive from the measurements, and how each reads
     targets      the speed targets as data, and the one function that checks them
+    libraries    other projects' convolutions in a report: kept apart from ours, summarised
+    map_points   the map's library contenders and its points at a user's own layers
     render       console, Markdown and PNG
     report       measure -> derive -> check, for one validated request
     cli          the command line
