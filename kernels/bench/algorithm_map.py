@@ -110,14 +110,25 @@ def _line(p):
 
 
 def heatmap(result, path):
+    import matplotlib.pyplot as plt
+
+    fig = heatmap_figure(result)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def heatmap_figure(result):
     """One panel per sweep: cells coloured by the winner, labelled with its margin over the
-    runner-up and its time relative to PyTorch."""
+    runner-up and its time relative to PyTorch; a cell whose runner-up is within the noise
+    band (NOISE_FLOOR, as --compare uses) is hatched and says so: its winner is a toss-up."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgb
+    from matplotlib.patches import Rectangle
 
     from .charts import backend_colour
+    from .compare import NOISE_FLOOR
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 6))
     for ax, (axis, values, label) in zip(axes, (
@@ -131,7 +142,13 @@ def heatmap(result, path):
             row, col = values.index(p[key]), kernels.index(p["k"])
             if p["winner"]:
                 image[row, col] = to_rgb(backend_colour(p["winner"]))
-                text = p["winner"] + (f"\n{p['margin']:.2f}x 2nd" if p["margin"] else "")
+                tie = p["margin"] is not None and p["margin"] < 1 + NOISE_FLOOR
+                text = p["winner"] + (f"\n{p['margin']:.2f}x 2nd" if p["margin"] else "") + \
+                    (" (noise)" if tie else "")
+                if tie:
+                    ax.add_patch(Rectangle(
+                        (col - 0.5, row - 0.5), 1, 1, fill=False, hatch="///", lw=0,
+                        edgecolor="0.6"))
                 text += f"\n{p['vs_torch']:.2f}x torch" if p["vs_torch"] else ""
                 text += f"\n{p['vs_library']:.2f}x {p['library']}" \
                     if p.get("vs_library") and p["library"] != "torch" else ""
@@ -143,10 +160,11 @@ def heatmap(result, path):
         ax.set_ylabel(label)
     env = result["environment"]
     fig.suptitle(f"fastest algorithm, forward + backward, batch {result['batch']} - "
-                 f"{env['cpu']}, {env['threads']} threads, {env['date'][:10]}", fontsize=10)
+                 f"{env['cpu']}, {env['threads']} threads, {env['date'][:10]}\nhatched "
+                 f"(noise): the runner-up within {NOISE_FLOOR:.0%}, this machine's run-to-run "
+                 "noise", fontsize=10)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    return fig
 
 
 def main(argv=None) -> int:

@@ -28,14 +28,36 @@ def backend_colour(name):
 
 def _worst_error(result):
     """The largest of the y, dx, dw errors (units of eps * sum|terms|), or None."""
-    error = result.get("error")
-    return max(error.values()) if error else None
+    values = [v for v in (result.get("error") or {}).values() if v is not None]
+    return max(values) if values else None
+
+
+def _save(fig, path):
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def _off_scale(ax, positions, height, colour):
+    """Bars for infinite values, drawn to the panel's right edge (ten times its largest
+    finite value), hatched and labelled, so they read as off the scale, not as missing."""
+    edge = ax.get_xlim()[1]
+    for y in positions:
+        ax.barh(y, edge, height, color="none", edgecolor=colour, hatch="////", lw=0.5)
+        ax.text(edge, y, "inf, off scale ", ha="right", va="center", fontsize=6)
 
 
 def plot(report, path):
+    _save(plot_figure(report), path)
+
+
+def plot_figure(report):
     """Three panels, one colour per backend, one legend: conv cases in GF/s against the GEMM
-    limit; their accuracy (the worst of the y, dx, dw errors in units of eps * sum|terms|);
-    every case's time relative to PyTorch."""
+    limit; their accuracy (the worst of the y, dx, dw errors in units of eps * sum|terms|,
+    an infinite one drawn off the scale); every case's time relative to PyTorch."""
+    import math
+
     plt = _pyplot()
     convs = [c for c in report["cases"] if c["kind"] == "conv"]
     others = [c for c in report["cases"] if c["kind"] == "pool"] + report["train_steps"] + \
@@ -51,11 +73,19 @@ def plot(report, path):
               (axes[2], convs + others, lambda r: r.get("time_vs_torch"),
                "time relative to PyTorch (log scale; < 1 is faster)"))
     for ax, cases, value_of, label in panels:
+        infinite = {}
         for i, case in enumerate(cases):
             for j, backend in enumerate(backends):
                 value = value_of(case["results"].get(backend, {}))
-                if value:
+                if value and math.isinf(value):
+                    infinite.setdefault(backend, []).append(i + j * bar)
+                elif value:
                     ax.barh(i + j * bar, value, bar, color=colors[backend])
+        if infinite:
+            ax.set_xscale("log")
+            ax.set_xlim(right=ax.get_xlim()[1] * 10)
+            for backend, positions in infinite.items():
+                _off_scale(ax, positions, bar, colors[backend])
         ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(cases))], [c["name"] for c in cases])
         ax.set_ylim(len(cases) - bar / 2, -bar)  # first case on top
         ax.set_xscale("log")
@@ -75,15 +105,19 @@ def plot(report, path):
     fig.suptitle(f"convbench {env['dtype']} - {env['cpu']}, {env['threads']} threads, "
                  f"{env['date'][:10]}", fontsize=10, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    return fig
 
 
 def roofline(report, path):
+    _save(roofline_figure(report), path)
+
+
+def roofline_figure(report):
     """Achieved GF/s of every backend on every conv case against its arithmetic intensity
     (FLOPs per byte moved, kernels.bench.columns), under the two roofs measured in the same
     run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
-    slanted roof is limited by memory traffic; under the flat one, by arithmetic."""
+    slanted roof is limited by memory traffic; under the flat one, by arithmetic. Each
+    backend's best and worst points carry their case's name."""
     import numpy as np
 
     plt = _pyplot()
@@ -106,6 +140,9 @@ def roofline(report, path):
         mine = [p for p in points if p[1] == backend]
         ax.scatter([p[2] for p in mine], [p[3] for p in mine], s=22, label=backend,
                    color=backend_colour(backend), alpha=0.85, edgecolors="none")
+        for name, _, x_at, y_at in {max(mine, key=lambda p: p[3]), min(mine, key=lambda p: p[3])}:
+            ax.annotate(name, (x_at, y_at), xytext=(3, 2), textcoords="offset points",
+                        fontsize=5.5, color=backend_colour(backend))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOPs per byte: least traffic + 2 x workspace)")
@@ -116,18 +153,23 @@ def roofline(report, path):
     ax.set_title(f"roofline - {env['cpu']}, {env['threads']} threads, {env['dtype']}, "
                  f"{env['date'][:10]}", fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    return fig
 
 
 def breakdown(report, path):
+    _save(breakdown_figure(report), path)
+
+
+def breakdown_figure(report):
     """One stacked bar per contender and architecture: the training step's milliseconds by
-    component, so the gap to PyTorch shows where it is."""
+    component, so the gap to PyTorch shows where it is. Bars wide apart and the legend
+    outside the panels, so neither covers a name or a bar."""
     from .breakdown import COMPONENTS
 
     plt = _pyplot()
     entries = report["breakdown"]
-    fig, axes = plt.subplots(1, max(1, len(entries)), figsize=(5 * max(1, len(entries)), 5),
+    width = max(4.0, 0.9 * max([len(e["results"]) for e in entries] + [1]) + 1)
+    fig, axes = plt.subplots(1, max(1, len(entries)), figsize=(width * max(1, len(entries)), 5),
                              squeeze=False)
     colours = plt.cm.tab20.colors
     for ax, entry in zip(axes[0], entries):
@@ -139,9 +181,9 @@ def breakdown(report, path):
             bottom = [b + h for b, h in zip(bottom, heights)]
         ax.set_title(f"{entry['arch']} training step, batch 64", fontsize=9)
         ax.set_ylabel("ms")
-        ax.tick_params(axis="x", rotation=30)
+        ax.tick_params(axis="x", labelsize=8)  # 0.9 inch per bar: room for "winograd2x2"
+    fig.tight_layout()
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.85, 1))
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
+    fig.legend(handles[::-1], labels[::-1], loc="center left", fontsize=7, frameon=False,
+               bbox_to_anchor=(1.0, 0.5))  # beside the panels: saved with bbox "tight"
+    return fig
