@@ -54,6 +54,11 @@ BUILT_IN = {
 # name -> (backend module, the package that must be importable, the extra that installs it)
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
     "torch": ("kernels.backends.libraries.torch", "torch", "torch==2.13.0"),
+    "jax": ("kernels.backends.libraries.jax", "jax", "convbench[jax]"),
+    "tensorflow": ("kernels.backends.libraries.tensorflow", "tensorflow",
+                   "convbench[tensorflow]"),
+    "onnxruntime": ("kernels.backends.libraries.onnxruntime", "onnxruntime",
+                    "convbench[onnxruntime]"),
 }
 CONV_METHODS = ("conv2d_forward",)
 BACKWARD_METHODS = ("conv2d_backward",)
