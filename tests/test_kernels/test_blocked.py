@@ -180,8 +180,8 @@ def test_kernels_are_vectorised_with_fma():
     B = registers.block_width(np.float32)
     register = {64: "zmm", 32: "ymm"}[registers.vector_bytes()]
     a5, a6, i = numba.float32[:, :, :, :, ::1], numba.float32[:, :, :, :, :, ::1], numba.int64
-    tiles = {"forward": (forward._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 10),
-             "backward-data": (backward_data._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 10),
+    tiles = {"forward": (forward._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 11),
+             "backward-data": (backward_data._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 11),
              "backward-weights": (backward_weights._tile(B, 4), (a5, a5, a6) + (i,) * 12)}
     for what, (tile, signature) in tiles.items():
         fresh = njit(fastmath={"contract"})(tile.py_func)  # cached code cannot be inspected

@@ -29,8 +29,8 @@ def _tile(B, T):
     SIZE = T * B
 
     @njit(**JIT)
-    def tile(dyb, wt, dxb, n, cblk, f0, Fgb, i, j0, sh, sw, dh, dw):
-        kh, kw, lanes = wt.shape[2], wt.shape[3], wt.shape[4]
+    def tile(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw):
+        kh, kw, width = wt.shape[2], wt.shape[3], wt.shape[4]
         acc = stack_array(SIZE, dxb.dtype)
         for p in range(kh):
             target = dxb[n, cblk, i * sh + p * dh]
@@ -38,6 +38,7 @@ def _tile(B, T):
                 for k in range(SIZE):
                     acc[k] = 0
                 for fb in range(Fgb):
+                    lanes = min(width, Fg - fb * width)  # zero lanes past Fg add nothing
                     row = dyb[n, f0 + fb, i]
                     taps = wt[cblk, fb, p, q]
                     for f in range(lanes):
@@ -60,7 +61,7 @@ def kernel(B):
     tile, tile1 = _tile(B, T), _tile(B, 1)
 
     @njit(parallel=True, **JIT)
-    def backward_data(dyb, wt, dxb, Cgb, Fgb, sh, sw, dh, dw):
+    def backward_data(dyb, wt, dxb, Cgb, Fgb, Fg, sh, sw, dh, dw):
         N, Ho, Wo = dyb.shape[0], dyb.shape[2], dyb.shape[3]
         NC = dxb.shape[1]
         full = Wo - Wo % T
@@ -70,8 +71,8 @@ def kernel(B):
             dxb[n, cblk] = 0
             for i in range(Ho):
                 for j0 in range(0, full, T):
-                    tile(dyb, wt, dxb, n, cblk, f0, Fgb, i, j0, sh, sw, dh, dw)
+                    tile(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw)
                 for j0 in range(full, Wo):
-                    tile1(dyb, wt, dxb, n, cblk, f0, Fgb, i, j0, sh, sw, dh, dw)
+                    tile1(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw)
 
     return backward_data

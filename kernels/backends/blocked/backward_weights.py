@@ -64,7 +64,7 @@ def kernel(B):
     tile = _tile(B, CT)
 
     @njit(parallel=True, **JIT)
-    def backward_weights(xb, dyb, partials, Cgb, Fgb, sh, sw, dh, dw):
+    def backward_weights(xb, dyb, partials, Cgb, Fgb, Cg, sh, sw, dh, dw):
         N = xb.shape[0]
         chunks, NF, _, kh, kw = partials.shape[:5]
         for job in prange(chunks * NF):
@@ -72,10 +72,12 @@ def kernel(B):
             n_lo, n_hi = chunk * N // chunks, (chunk + 1) * N // chunks
             c0 = (fblk // Fgb) * Cgb
             part = partials[chunk]
+            part[fblk] = 0
             for cb in range(Cgb):
+                real = min(B, Cg - cb * B)  # lanes past Cg stay 0: x is 0 there
                 for p in range(kh):
                     for q in range(kw):
-                        for c_lo in range(0, B, CT):
+                        for c_lo in range(0, real, CT):
                             tile(xb, dyb, part, n_lo, n_hi, fblk, c0 + cb, cb, p, q, c_lo,
                                  sh, sw, dh, dw)
 

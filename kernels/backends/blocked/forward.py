@@ -10,7 +10,8 @@ wf[.., c, :] (B filters), broadcasts T input values x[.., c] and issues T vector
 weight vector is reused T times and the input value B times, so the kernel runs at the FMA
 rate, not the load rate (Zhang, Franchetti & Low 2018; oneDNN's nChw16c kernels).
 Strides and dilations only change which pixels are broadcast, so every configuration runs
-the same tile; a row's last Wo % T pixels take a 1-pixel tile.
+the same tile; a row's last Wo % T pixels take a 1-pixel tile. The loop over input lanes
+stops at the group's last real channel (a 1-channel image runs 1 lane, not B).
 
 Parallel over (image, filter block): no two jobs write the same output.
 """
@@ -31,12 +32,13 @@ def _tile(B, T):
     SIZE = T * B
 
     @njit(**JIT)
-    def tile(xb, wf, yb, n, fblk, c0, Cgb, i, j0, sh, sw, dh, dw):
-        kh, kw, lanes = wf.shape[2], wf.shape[3], wf.shape[4]
+    def tile(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw):
+        kh, kw, width = wf.shape[2], wf.shape[3], wf.shape[4]
         acc = stack_array(SIZE, yb.dtype)
         for k in range(SIZE):
             acc[k] = 0
         for cb in range(Cgb):
+            lanes = min(width, Cg - cb * width)  # the zero lanes past Cg add nothing
             for p in range(kh):
                 row = xb[n, c0 + cb, i * sh + p * dh]
                 for q in range(kw):
@@ -62,7 +64,7 @@ def kernel(B):
     tile, tile1 = _tile(B, T), _tile(B, 1)
 
     @njit(parallel=True, **JIT)
-    def forward(xb, wf, yb, Cgb, Fgb, sh, sw, dh, dw):
+    def forward(xb, wf, yb, Cgb, Fgb, Cg, sh, sw, dh, dw):
         N, NF, Ho, Wo = yb.shape[0], yb.shape[1], yb.shape[2], yb.shape[3]
         full = Wo - Wo % T
         for job in prange(N * NF):
@@ -70,8 +72,8 @@ def kernel(B):
             c0 = (fblk // Fgb) * Cgb
             for i in range(Ho):
                 for j0 in range(0, full, T):
-                    tile(xb, wf, yb, n, fblk, c0, Cgb, i, j0, sh, sw, dh, dw)
+                    tile(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw)
                 for j0 in range(full, Wo):
-                    tile1(xb, wf, yb, n, fblk, c0, Cgb, i, j0, sh, sw, dh, dw)
+                    tile1(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw)
 
     return forward
