@@ -13,8 +13,9 @@ right), stride, dilation and groups are native. Only float32 is implemented: a f
 Conv has no CPU kernel ("NOT_IMPLEMENTED : Could not find an implementation for Conv(11)"),
 so float64 is unsupported() rather than computed in float32.
 
-Forward only (PASSES): inference runtimes compute no gradients; conv2d_backward does not
-exist, and training with this backend is refused by the caller.
+Forward only (PASSES): inference runtimes compute no gradients. conv2d_backward exists
+only to refuse (NotImplementedError), so the object still satisfies the kernels.Backend
+Protocol; callers ask kernels.passes() first, and training with this backend is refused.
 
 Sessions: the weights are baked into the session, so a session serves one (geometry, w, b).
 They are cached, keyed by the geometry and the identity of w and b, and a hit is confirmed
@@ -138,6 +139,12 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"onnxruntime does not compute this convolution: {reason}")
     y = session(geo, w, b).session.run(None, {"x": np.ascontiguousarray(x)})[0]
     return y, geo
+
+
+def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
+    """Refused: ONNX Runtime computes the forward pass only (PASSES)."""
+    raise NotImplementedError("onnxruntime computes the forward pass only (inference): no "
+                              "backward-data or backward-weights; see kernels.passes()")
 
 
 POOLING_FROM = "numba"
