@@ -9,7 +9,10 @@ compute, runs TensorFlow's Eigen kernels (im2col-style packing + Eigen GEMM). On
 these ops take NHWC input and HWIO filters only (NCHW is a GPU layout there). Grouped
 convolution is a filter of depth C // groups (checked: it runs on this CPU build in float32
 and float64, forward and both backprops). Padding is passed as 'SAME' or 'VALID' where it
-is one of those, else EXPLICIT; stride and dilation are native, also together.
+is one of those, else EXPLICIT; stride and dilation are native, also together: the raw ops
+compute dilation with stride > 1 (tf.nn.convolution's documentation asks for stride 1
+when dilation > 1; on this CPU build Conv2D and both backprops compute the pair, checked
+against the reference by the conformance grid's k2-d2-s2-p1 in float32).
 
 Dilation > 1 and groups > 1: the backprop ops compute them only on the oneDNN path
 (float32, padding SAME or VALID); Eigen's kernels refuse them ("Current CPU implementations
