@@ -43,8 +43,9 @@ from ..support.files import atomic_write
 
 name = "auto"
 REPEATS = 3
-#: The workspace cap of a candidate that declares no MAX_WORKSPACE_BYTES of its own.
-MAX_WORKSPACE_BYTES = 64 * 2**20
+#: The workspace cap of a candidate that declares no MAX_WORKSPACE_BYTES of its own (auto
+#: itself declares none: that attribute means "chunks its batch under a cap", see kernels).
+DEFAULT_WORKSPACE_CAP = 64 * 2**20
 
 _decisions: dict[str, str] = {}  # configuration key -> backend name
 _timings: dict[str, dict] = {}  # configuration key -> seconds per candidate (measured here)
@@ -195,7 +196,7 @@ def over_cap(name, geo) -> bool:
     backend = get_backend(name)
     estimate = getattr(backend, "workspace_estimate", None)
     return estimate is not None and \
-        estimate(geo) > getattr(backend, "MAX_WORKSPACE_BYTES", MAX_WORKSPACE_BYTES)
+        estimate(geo) > getattr(backend, "MAX_WORKSPACE_BYTES", DEFAULT_WORKSPACE_CAP)
 
 
 def _tried(geo) -> list[str]:

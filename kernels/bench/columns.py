@@ -188,8 +188,11 @@ def table(entry) -> tuple[list[str], list[list[str]]]:
 
 
 def unsupported_notes(entry) -> list[str]:
-    """One line per backend not timed on the case: who and why."""
-    return [f"{b} not computed: {reason}" for b, reason in entry.get("unsupported", {}).items()]
+    """One line per reason a backend was not timed on the case: who and why."""
+    by_reason = {}
+    for backend, reason in entry.get("unsupported", {}).items():
+        by_reason.setdefault(reason, []).append(backend)
+    return [f"{', '.join(names)} not computed: {reason}" for reason, names in by_reason.items()]
 
 
 # The row that opens a case's group of other projects' convolutions (kernels.bench.libraries).

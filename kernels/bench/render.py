@@ -102,6 +102,19 @@ def print_memory(entry):
     print(_aligned(*memory_rows(entry)) + "\n", flush=True)
 
 
+def print_load(sections):
+    """Per section: wall and CPU seconds and the load average, busy ones marked."""
+    print("machine load per section (1-minute load average at start/end; busy: above the "
+          "logical CPUs, its verdicts are marked)")
+    rows = [[name, f"{s['wall_seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
+             "-" if s["cpu_per_wall"] is None else f"{s['cpu_per_wall']:.2f}",
+             "/".join("-" if v is None else f"{v:.1f}" for v in (s["load_start"],
+                                                                s["load_end"])),
+             "BUSY" if s["busy"] else ""] for name, s in sections.items()]
+    print(_aligned(["section", "wall s", "CPU s", "CPU/wall", "load", ""], rows) + "\n",
+          flush=True)
+
+
 def verdict(row, missed="MISSED") -> str:
     """met / MISSED, and "busy" when the machine was loaded while its figures were measured
     (kernels.bench.load): a verdict to take with salt."""

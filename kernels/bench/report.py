@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,9 +77,12 @@ def run(plan: Plan) -> dict:
     threads_info = runtime.pin_threads(plan.threads)
     # The libraries load after the pinning: each sizes its runtime's pools from it
     # (runtime.pinned_threads) and reports its versions and threads here.
-    threads_info["libraries"] = libraries.environment(plan.backends, plan.threads)
+    threads_info["libraries"], broken = libraries.environment(plan.backends, plan.threads)
+    for name, problem in broken.items():  # listed as installed, but it does not load
+        print(f"{name} left out: {problem}")
+    plan = replace(plan, backends=[b for b in plan.backends if b not in broken])
     # PyTorch's kernels are timed as the registered `torch` backend where there is one; the
-    # hand-built column below only stands in for it when the registry has none.
+    # hand-built column below only stands in for it when that backend cannot be loaded.
     hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     clock = SectionClock()
@@ -160,6 +163,7 @@ def run(plan: Plan) -> dict:
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else
               "torch is not installed (pip install torch==2.13.0)"))
+    render.print_load(report["sections"])
     report["targets"] = targets.check(report)
     render.print_targets(report["targets"])
     return report

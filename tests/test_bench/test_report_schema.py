@@ -80,5 +80,6 @@ def test_the_committed_report_is_documented():
 
 
 def test_the_documented_backends_are_the_registered_ones():
-    for name in kernels.available():
-        assert f"`{name}`" in DOC
+    for name in kernels.available():  # a plug-in of this environment is not the doc's
+        if kernels.origin(name) in ("built-in", "framework"):
+            assert f"`{name}`" in DOC

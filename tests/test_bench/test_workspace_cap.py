@@ -16,7 +16,7 @@ from kernels.cases import CONV_CASES, sets
 
 
 def _cap(name):
-    return getattr(kernels.get_backend(name), "MAX_WORKSPACE_BYTES", auto.MAX_WORKSPACE_BYTES)
+    return getattr(kernels.get_backend(name), "MAX_WORKSPACE_BYTES", auto.DEFAULT_WORKSPACE_CAP)
 
 
 @pytest.mark.parametrize("case_set", ["resnet50", "vgg16", "mobilenet", "deepbench", "large",
