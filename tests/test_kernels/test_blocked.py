@@ -51,6 +51,25 @@ def test_remainders_match_the_definition(case, dtype, width):
     check_conv(blocked, x, w, b, rng=rng, skip=False, **params)
 
 
+@pytest.mark.parametrize("W", [1, 3, 4, 9, 12, 17])
+def test_every_row_remainder_of_the_pixel_tiles(W):
+    """Rows cut into T-pixel tiles and one narrower last tile, for W of 1 to 17."""
+    T, R = blocked.forward.pixels_per_tile(W)
+    assert T in blocked.forward.TILE_WIDTHS and R == W % T
+    rng = np.random.default_rng(W)
+    x, w, b = conv_inputs(rng, N=2, C=3, H=4, W=W + 2, F=5, kh=3, kw=3, dtype=np.float32)
+    check_conv(blocked, x, w, b, rng=rng, skip=False)
+
+
+def test_tile_widths_cut_rows_into_the_fewest_tiles():
+    assert blocked.forward.pixels_per_tile(14) == (7, 0)   # convnet: 7 + 7, not 8 + 6
+    assert blocked.forward.pixels_per_tile(28) == (7, 0)
+    assert blocked.forward.pixels_per_tile(112) == (8, 0)
+    assert blocked.forward.pixels_per_tile(10) == (5, 0)
+    assert blocked.forward.pixels_per_tile(13) == (8, 5)
+    assert blocked.forward.pixels_per_tile(3) == (8, 3)
+
+
 @pytest.mark.parametrize("case", ["C17-F19-W13-N3", "groups-off-block", "depthwise-C24",
                                   "strided-remainders"])
 def test_result_does_not_depend_on_the_block_width(case, monkeypatch):
@@ -180,9 +199,11 @@ def test_kernels_are_vectorised_with_fma():
     B = registers.block_width(np.float32)
     register = {64: "zmm", 32: "ymm"}[registers.vector_bytes()]
     a5, a6, i = numba.float32[:, :, :, :, ::1], numba.float32[:, :, :, :, :, ::1], numba.int64
-    tiles = {"forward": (forward._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 11),
-             "backward-data": (backward_data._tile(B, forward.PIXELS), (a5, a6, a5) + (i,) * 11),
-             "backward-weights": (backward_weights._tile(B, 4), (a5, a5, a6) + (i,) * 12)}
+    T = forward.PIXELS
+    tiles = {"forward": (forward._tile(B, T), (a5, a6, a5) + (i,) * 11),
+             "backward-data": (backward_data._tile(B, T), (a5, a6, a5) + (i,) * 11),
+             "backward-weights": (backward_weights._tile(B, backward_weights._lanes_per_tile(B)),
+                                  (a5, a5, a6) + (i,) * 12)}
     for what, (tile, signature) in tiles.items():
         fresh = njit(fastmath={"contract"})(tile.py_func)  # cached code cannot be inspected
         with registers.compiled_with_slp():

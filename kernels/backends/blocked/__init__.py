@@ -69,7 +69,8 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
         Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
         yb = np.empty((geo.N, wf.shape[0], geo.Ho, geo.Wo, B), dtype=geo.dtype)
         with compiled_with_slp():
-            forward.kernel(B)(xb, wf, yb, Cgb, Fgb, geo.Cg, *steps)
+            tiles = forward.pixels_per_tile(geo.Wo)
+            forward.kernel(B, *tiles)(xb, wf, yb, Cgb, Fgb, geo.Cg, *steps)
         y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo))
         cache = (xb, w, geo, B)
     if b is not None:
@@ -100,7 +101,8 @@ def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw):
         wt = layout.block_weights_transposed(np.asarray(w), geo.groups, B)
         dxb = np.empty_like(xb)
         with compiled_with_slp():
-            backward_data.kernel(B)(dyb, wt, dxb, Cgb, Fgb, geo.Fg, *steps)
+            tiles = forward.pixels_per_tile(geo.Wo)
+            backward_data.kernel(B, *tiles)(dyb, wt, dxb, Cgb, Fgb, geo.Fg, *steps)
         dx = layout.unblock_activations(dxb, geo.groups, geo.C, (geo.H, geo.W),
                                         (geo.pad[0], geo.pad[2]))
     if compute_dw:

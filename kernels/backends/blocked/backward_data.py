@@ -20,7 +20,6 @@ import functools
 
 from numba import njit, prange
 
-from .forward import PIXELS
 from .registers import JIT, stack_array
 
 
@@ -55,10 +54,11 @@ def _tile(B, T):
 
 
 @functools.lru_cache(maxsize=None)
-def kernel(B):
-    """The backward-data kernel for block width B: dxb (N, G*Cgb, Hp, Wp, B) += ..."""
-    T = PIXELS
-    tile, tile1 = _tile(B, T), _tile(B, 1)
+def kernel(B, T, R):
+    """The backward-data kernel for block width B and tiles of T then R pixels (see
+    forward.pixels_per_tile): dxb (N, G*Cgb, Hp, Wp, B) = the scattered taps."""
+    tile, last = _tile(B, T), _tile(B, max(R, 1))
+    step = max(R, 1)
 
     @njit(parallel=True, **JIT)
     def backward_data(dyb, wt, dxb, Cgb, Fgb, Fg, sh, sw, dh, dw):
@@ -72,7 +72,7 @@ def kernel(B):
             for i in range(Ho):
                 for j0 in range(0, full, T):
                     tile(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw)
-                for j0 in range(full, Wo):
-                    tile1(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw)
+                for j0 in range(full, Wo, step):
+                    last(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw)
 
     return backward_data

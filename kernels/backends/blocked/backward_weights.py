@@ -24,7 +24,9 @@ from .registers import JIT, stack_array
 
 
 def _lanes_per_tile(B: int) -> int:
-    return 4 if B % 4 == 0 else (2 if B % 2 == 0 else 1)
+    """C_T: 8 input lanes (8 independent FMA chains hide the FMA latency) or B's largest
+    power-of-two divisor below that."""
+    return next(t for t in (8, 4, 2, 1) if B % t == 0)
 
 
 @functools.lru_cache(maxsize=None)

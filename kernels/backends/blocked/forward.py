@@ -10,7 +10,8 @@ wf[.., c, :] (B filters), broadcasts T input values x[.., c] and issues T vector
 weight vector is reused T times and the input value B times, so the kernel runs at the FMA
 rate, not the load rate (Zhang, Franchetti & Low 2018; oneDNN's nChw16c kernels).
 Strides and dilations only change which pixels are broadcast, so every configuration runs
-the same tile; a row's last Wo % T pixels take a 1-pixel tile. The loop over input lanes
+the same tile; T (5-8) is chosen per layer to cut rows into the fewest tiles, and a row's
+last Wo % T pixels take one narrower tile. The loop over input lanes
 stops at the group's last real channel (a 1-channel image runs 1 lane, not B).
 
 Parallel over (image, filter block): no two jobs write the same output.
@@ -24,7 +25,15 @@ from numba import njit, prange
 
 from .registers import JIT, stack_array
 
-PIXELS = 4  # T: with T = 6 or 8 LLVM stopped packing the tile into vectors (Numba 0.68)
+PIXELS = 8  # the widest tile: 8 sums of B lanes in registers, FMA latency hidden
+TILE_WIDTHS = (8, 7, 6, 5)  # tiles of 4 and fewer pixels came out scalar in some compilations
+
+
+def pixels_per_tile(Wo: int) -> tuple[int, int]:
+    """(T, R): T-pixel tiles for a row of Wo pixels, then one R-pixel tile (R = Wo % T).
+    The fewest tiles, preferring a T that divides Wo (convnet's 14: 7 + 7, not 8 + 6)."""
+    T = min(TILE_WIDTHS, key=lambda t: (-(-Wo // t), Wo % t != 0, -t))
+    return T, Wo % T
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,10 +67,11 @@ def _tile(B, T):
 
 
 @functools.lru_cache(maxsize=None)
-def kernel(B):
-    """The forward kernel for block width B (compiled on first use, cached on disk)."""
-    T = PIXELS
-    tile, tile1 = _tile(B, T), _tile(B, 1)
+def kernel(B, T, R):
+    """The forward kernel for block width B, T-pixel tiles and an R-pixel last tile per row
+    (compiled on first use, cached on disk)."""
+    tile, last = _tile(B, T), _tile(B, max(R, 1))
+    step = max(R, 1)
 
     @njit(parallel=True, **JIT)
     def forward(xb, wf, yb, Cgb, Fgb, Cg, sh, sw, dh, dw):
@@ -73,7 +83,7 @@ def kernel(B):
             for i in range(Ho):
                 for j0 in range(0, full, T):
                     tile(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw)
-                for j0 in range(full, Wo):
-                    tile1(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw)
+                for j0 in range(full, Wo, step):
+                    last(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw)
 
     return forward
