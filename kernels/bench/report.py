@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,12 +77,9 @@ def run(plan: Plan) -> dict:
     threads_info = runtime.pin_threads(plan.threads)
     # The libraries load after the pinning: each sizes its runtime's pools from it
     # (runtime.pinned_threads) and reports its versions and threads here.
-    threads_info["libraries"], broken = libraries.environment(plan.backends, plan.threads)
-    for name, problem in broken.items():  # listed as installed, but it does not load
-        print(f"{name} left out: {problem}")
-    plan = replace(plan, backends=[b for b in plan.backends if b not in broken])
+    threads_info["libraries"] = libraries.environment(plan.backends, plan.threads)
     # PyTorch's kernels are timed as the registered `torch` backend where there is one; the
-    # hand-built column below only stands in for it when that backend cannot be loaded.
+    # hand-built column below only stands in for it when the registry has none.
     hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     clock = SectionClock()
