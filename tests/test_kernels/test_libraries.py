@@ -89,7 +89,7 @@ def test_jax_compiles_each_pass_once_per_geometry_and_only_when_asked(monkeypatc
     real = module._compile
     monkeypatch.setattr(module, "_compile",
                         lambda geo, which: compiled.append(which) or real(geo, which))
-    monkeypatch.setattr(module, "COMPILED", {})
+    monkeypatch.setattr(module, "COMPILED", type(module.COMPILED)())
     x, w, b = _arrays(groups=2)
     params = dict(padding=(1, 2), stride=(2, 1), groups=2)
     y, cache = module.conv2d_forward(x, w, b, **params)
@@ -103,6 +103,9 @@ def test_jax_compiles_each_pass_once_per_geometry_and_only_when_asked(monkeypatc
     assert len(compiled) == 3
     module.conv2d_forward(x[:1], w, b, **params)  # another batch size: another program
     assert compiled[3:] == ["forward"] and len(module.COMPILED) == 2
+    monkeypatch.setattr(module, "MAX_GEOMETRIES", 2)
+    module.conv2d_forward(x[:, :, :5], w, b, **params)  # a third geometry evicts the oldest
+    assert len(module.COMPILED) == 2 and cache[-1] not in module.COMPILED
 
 
 def test_jax_float64_is_computed_in_float64():

@@ -13,7 +13,8 @@ no forward recomputed) and backward-weights the linear transpose of w -> conv(x,
 db = dy.sum over (N, H, W) in the same program. Each of the three is compiled ahead of time
 (`jit(...).lower(...).compile()`) on its first use for a geometry (shapes, dtype, bias,
 stride, padding, dilation, groups: the ConvGeometry is the cache key) and reused after:
-compilation is the first call's cost, never the steady time's.
+compilation is the first call's cost, never the steady time's. The programs of the 64
+most recently used geometries are kept.
 
 What the wrapper converts, inside the timed call: NumPy inputs to device buffers (a copy;
 x and w are kept as device arrays in the cache, so backward does not convert them again),
@@ -42,6 +43,7 @@ usable cores (the benchmark's default) the counts agree; a lower pin is not appl
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 import jax
 import numpy as np
@@ -55,8 +57,10 @@ jax.config.update("jax_enable_x64", True)  # see the docstring: never float32 fo
 name = "jax"
 _DIMENSIONS = ("NCHW", "OIHW", "NCHW")
 
-#: ConvGeometry -> {"forward" | "backward-data" | "backward-weights": compiled program}
-COMPILED: dict = {}
+#: ConvGeometry -> {"forward" | "backward-data" | "backward-weights": compiled program},
+#: the MAX_GEOMETRIES most recently used (a test run visits hundreds of geometries)
+COMPILED: OrderedDict = OrderedDict()
+MAX_GEOMETRIES = 64
 
 
 def versions() -> dict:
@@ -120,6 +124,9 @@ def _compile(geo, which: str):
 def program(geo, which: str):
     """The compiled program of pass `which` for `geo`: compiled on first use, then reused."""
     per_geometry = COMPILED.setdefault(geo, {})
+    COMPILED.move_to_end(geo)
+    while len(COMPILED) > MAX_GEOMETRIES:
+        COMPILED.popitem(last=False)
     if which not in per_geometry:
         per_geometry[which] = _compile(geo, which)
     return per_geometry[which]
