@@ -212,8 +212,9 @@ def main(argv=None) -> int:
             with_torch = False
     info = runtime.pin_threads(args.threads)
     libraries, skipped = map_points.select_libraries(not args.no_libraries, with_torch)
-    info["libraries"] = library_report.environment(libraries, args.threads)  # after pinning
-    info["libraries_skipped"] = skipped
+    info["libraries"], broken = library_report.environment(libraries, args.threads)
+    libraries = [name for name in libraries if name not in broken]  # loaded after pinning
+    info["libraries_skipped"] = {**skipped, **broken}
     axes = dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)) if args.quick else \
         dict(kernels=KERNELS, channels=CHANNELS, sizes=SIZES)
     if cases:  # the user's layers instead of the sweeps

@@ -35,19 +35,30 @@ def not_computed(name: str, kind: str) -> list[str]:
     return [PASS_KEYS[p] for p in keys]
 
 
-def load(names) -> dict:
-    """Each library of `names` imported now, in the order given, so that the thread pinning
-    that follows reaches every runtime (a framework's pools exist once it is imported)."""
-    return {n: get_backend(n) for n in names if is_library(n)}
+def load(names) -> tuple[dict, dict]:
+    """Each library of `names` imported now, after the threads are pinned (a framework sizes
+    its pools from runtime.pinned_threads when it starts): ({name: backend}, {name: why it
+    cannot be used}) - a framework is listed when its package is installed, and only loading
+    it can tell that it works."""
+    loaded, problems = {}, {}
+    for name in names:
+        if is_library(name):
+            try:
+                loaded[name] = get_backend(name)
+            except ValueError as error:
+                problems[name] = str(error)
+    return loaded, problems
 
 
-def environment(names, threads: int) -> list[dict]:
+def environment(names, threads: int) -> tuple[list[dict], dict]:
     """Per library: where it came from, the passes it computes, the versions of what it
     wraps (its `versions()`, {package: version}) and the threads it reports using (its
     `threads()`, or the "threads" item of its versions), next to the pinned count, so that
-    a runtime that could not be pinned shows."""
+    a runtime that could not be pinned shows. Also {name: problem} of those that failed to
+    load (see load)."""
     found = []
-    for name, backend in load(names).items():
+    loaded, problems = load(names)
+    for name, backend in loaded.items():
         reported = getattr(backend, "threads", None)
         reported = reported() if callable(reported) else None
         try:
@@ -60,7 +71,7 @@ def environment(names, threads: int) -> list[dict]:
         found.append(dict(name=name, origin=origin(name), passes=list(passes(name)),
                           versions=versions, pinned_threads=threads,
                           threads=None if reported is None else str(reported)))
-    return found
+    return found, problems
 
 
 def mark(entry) -> None:

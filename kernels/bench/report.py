@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,9 +77,12 @@ def run(plan: Plan) -> dict:
     threads_info = runtime.pin_threads(plan.threads)
     # The libraries load after the pinning: each sizes its runtime's pools from it
     # (runtime.pinned_threads) and reports its versions and threads here.
-    threads_info["libraries"] = libraries.environment(plan.backends, plan.threads)
+    threads_info["libraries"], broken = libraries.environment(plan.backends, plan.threads)
+    for name, problem in broken.items():  # listed as installed, but it does not load
+        print(f"{name} left out: {problem}")
+    plan = replace(plan, backends=[b for b in plan.backends if b not in broken])
     # PyTorch's kernels are timed as the registered `torch` backend where there is one; the
-    # hand-built column below only stands in for it when the registry has none.
+    # hand-built column below only stands in for it when that backend cannot be loaded.
     hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     clock = SectionClock()
@@ -230,6 +233,8 @@ def nothing_runs(plan) -> str | None:
     every selected case, and no whole-model section runs), or None."""
     if plan.archs and set(plan.sections) & {"train", "eval", "breakdown", "memory"}:
         return None
+    if any(not is_ours(b) for b in plan.backends):  # a library may only be loaded once the
+        return None  # threads are pinned (its runtime sizes its pools then): assume it runs
     cases = [c for c in (_case(n, plan) for n in plan.cases) if c.kind in plan.sections]
     if not cases or any(len(skipped(c, plan.backends)) < len(plan.backends) for c in cases):
         return None

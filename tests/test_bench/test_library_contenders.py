@@ -219,3 +219,32 @@ def test_the_registered_torch_backend_is_the_pytorch_row_and_no_torch_drops_it()
     assert plan("--backends", "im2col,torch", "--no-torch", "--cases", "tiny").backends == \
         ["im2col"]
     assert "torch" not in plan("--no-torch", "--cases", "tiny").backends
+
+
+@pytest.fixture
+def broken_framework(monkeypatch):
+    """A framework whose package is installed (so it is listed) but whose backend module
+    fails to import: only loading it can tell."""
+    monkeypatch.setitem(plugins.FRAMEWORKS, "brokenlib", ("no_such_module_xyz", "json",
+                                                          "convbench[brokenlib]"))
+    plugins.forget()
+    yield "brokenlib"
+    monkeypatch.undo()
+    plugins.forget()
+
+
+def test_a_library_that_does_not_load_is_left_out_not_a_crash(broken_framework, tmp_path):
+    from test_bench.test_report import run_report
+
+    assert broken_framework in kernels.available()
+    path = tmp_path / "r.json"
+    code, stdout = run_report(["--case", "name=u,N=2,C=2,H=6,F=2,k=3", "--backends",
+                               f"im2col,{broken_framework}", "--sections", "conv",
+                               "--repeats", "1", "--threads", "1", "--no-torch",
+                               "--json", str(path)])
+    assert code == 0 and f"{broken_framework} left out: " in stdout
+    report = json.loads(path.read_text())
+    assert list(report["cases"][0]["results"]) == ["im2col"]
+    assert report["environment"]["libraries"] == []
+    loaded, problems = libraries.load(["im2col", broken_framework])
+    assert loaded == {} and "no_such_module_xyz" in problems[broken_framework]
