@@ -100,7 +100,8 @@ def run(plan: Plan) -> dict:
         case = _case(name, plan)
         if case.kind in plan.sections:
             with clock.section(case.kind):
-                entry = _measure_case(case, plan, dtype, hand_built_torch)
+                entry = _measure_case(case, plan, dtype, hand_built_torch or (
+                    torch_version if case.kind == "pool" else None))
             libraries.mark(entry)
             columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
             report["cases"].append(entry)
@@ -257,7 +258,10 @@ def _measure_case(case, plan, dtype, torch_version):
     # The backends that do not compute the case are recorded with their reasons, shown
     # in every table, not dropped.
     entry["unsupported"] = skipped(case, plan.backends)
-    backends = [b for b in plan.backends if b not in entry["unsupported"]]
+    if torch_version:  # PyTorch's own pooling is the PyTorch row of a pool case, where the
+        entry["unsupported"].pop("torch", None)  # torch backend borrows ours
+    backends = [b for b in plan.backends if b not in entry["unsupported"]
+                and not (torch_version and b == "torch")]
     prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
     timings = {b: {name: instruments.measure_once(fn) for name, fn in p["passes"].items()}
                for b, p in prepared.items() if role(b) == REFERENCE}

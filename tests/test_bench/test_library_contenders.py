@@ -248,3 +248,22 @@ def test_a_library_that_does_not_load_is_left_out_not_a_crash(broken_framework, 
     assert report["environment"]["libraries"] == []
     loaded, problems = libraries.load(["im2col", broken_framework])
     assert loaded == {} and "no_such_module_xyz" in problems[broken_framework]
+
+
+def test_a_pool_case_keeps_pytorchs_own_pooling_as_its_pytorch_row(tmp_path):
+    """The torch backend wraps PyTorch's convolution and borrows our pooling; the "x PyTorch"
+    column of a pool case still divides by PyTorch's own pooling."""
+    from test_bench.test_report import run_report
+
+    if "torch" not in kernels.available():
+        pytest.skip("torch is not installed")
+    path = tmp_path / "r.json"
+    code, _ = run_report(["--cases", "tiny.pool", "--backends", "im2col", "--sections", "pool",
+                          "--repeats", "1", "--threads", "1", "--json", str(path)])
+    assert code == 0
+    (case,) = json.loads(path.read_text())["cases"]
+    assert list(case["results"]) == ["im2col", "torch"] and "torch" not in case["unsupported"]
+    torch_row = case["results"]["torch"]
+    assert torch_row["library"] is True and torch_row["backward_data"]["median"] > 0
+    assert case["results"]["im2col"]["time_vs_torch"] == pytest.approx(
+        case["results"]["im2col"]["total_seconds"] / torch_row["total_seconds"])
