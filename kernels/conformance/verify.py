@@ -25,8 +25,13 @@ PROG = "python -m kernels verify"
 EXTRA = "pip install 'convbench[verify]'"
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2, as every command line here
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="a backend name (python -m kernels list shows them)")
     parser.add_argument("--quick", action="store_true",
                         help="a reduced grid and fewer Hypothesis examples (for CI)")

@@ -83,6 +83,17 @@ def test_an_unknown_or_unavailable_backend_is_one_line_and_exit_2(name, reason, 
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.parametrize("args", [(), ("numba", "--bogus"), ("numba", "--json")])
+def test_a_bad_command_line_is_one_line_and_exit_2(args):
+    run = verify(*args)
+    assert run.returncode == 2 and run.stdout == "" and run.stderr.count("\n") == 1, run.stderr
+
+
+def test_an_unwritable_json_path_is_refused_before_the_run(tmp_path):
+    run = verify("numba", "--json", str(tmp_path / "missing" / "out.json"))
+    assert run.returncode == 2 and run.stdout == "" and "does not exist" in run.stderr
+
+
 def test_without_pytest_or_hypothesis_it_names_the_extra():
     code = ("import sys; sys.modules['hypothesis'] = None; "
             "from kernels.conformance.verify import main; sys.exit(main(['numba']))")
