@@ -61,6 +61,7 @@ def _environment(plan, threads_info, torch_version, malloc_tuned):
                 numba=numba.__version__, numba_threading_layer=numba.config.THREADING_LAYER,
                 torch=torch_version, dtype=plan.dtype, malloc_reuse=malloc_tuned,
                 openblas_thread_timeout=os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
                 **threads_info)
 
 
