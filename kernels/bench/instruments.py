@@ -102,6 +102,35 @@ def gemm_peak(dtype, repeats, n=1536):
                 best_gflops=2 * n**3 / stats["min"] / 1e9)
 
 
+FMA_BYTES_PER_CYCLE = 64  # two 256-bit FMA pipes per core: Intel since Haswell, AMD Zen 2-4
+
+
+def clock_mhz(cpuinfo: str | None = None) -> float | None:
+    """The highest "cpu MHz" in /proc/cpuinfo (None where there is none, e.g. macOS)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return None
+    found = [float(line.split(":")[1]) for line in cpuinfo.splitlines()
+             if line.startswith("cpu MHz")]
+    return max(found) if found else None
+
+
+def vector_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
+    """Peak FLOP rate (GF/s) = cores x FMA lanes per cycle x 2 (an FMA is two flops) x
+    clock. Assumed: FMA_BYTES_PER_CYCLE (two 256-bit pipes; Zen 4 splits a 512-bit FMA into
+    two halves, so AVX-512 doubles nothing there; a server Intel with two 512-bit units is
+    underrated 2x) and the reported clock, which is the base clock in a VM: a CPU that
+    boosts above it can measure more than 100 %."""
+    mhz = clock_mhz() if mhz is None else mhz
+    if mhz is None:
+        return None
+    lanes = FMA_BYTES_PER_CYCLE // np.dtype(dtype).itemsize
+    return cores * lanes * 2 * mhz / 1e3
+
+
 def workspace_bytes(run):
     """Peak NumPy allocation of run() beyond the arrays it returns (tracemalloc)."""
     gc.collect()

@@ -215,3 +215,14 @@ def test_kernels_are_vectorised_with_fma():
 def test_registered_as_an_algorithm():
     assert "blocked" in kernels.available(kernels.ALGORITHM)
     assert kernels.get_backend("blocked") is blocked
+
+
+def test_vector_peak_is_cores_lanes_fma_and_clock():
+    """The roofline's '% of peak' denominator: 2 cores x 16 float32 lanes per cycle x 2
+    flops per FMA x 2596 MHz, the clock read from /proc/cpuinfo's text."""
+    from kernels.bench import instruments
+    text = "processor\t: 0\ncpu MHz\t\t: 2596.134\nprocessor\t: 1\ncpu MHz\t\t: 2400.0\n"
+    assert instruments.clock_mhz(text) == 2596.134
+    assert instruments.clock_mhz("processor : 0\n") is None
+    assert instruments.vector_peak(np.float32, 2, 2596.134) == pytest.approx(2 * 16 * 2 * 2.596134)
+    assert instruments.vector_peak(np.float64, 1, 3000.0) == pytest.approx(8 * 2 * 3.0)
