@@ -44,6 +44,9 @@ OUTSIDE_CI = {
     "asv publish && python -m kernels asv-offline": "needs timed commits; the localizing is "
                                                     "unit-tested (tests/test_bench)",
     "asv preview": "a server that runs until stopped",
+    "python -m kernels verify tensorflow --quick": "TensorFlow is a 600 MB install; CI "
+                                                    "verifies torch, jax and onnxruntime "
+                                                    "through the same command",
     "git rev-list --first-parent -n 5 b364292^..main > commits.txt": "only writes the list",
 }
 HARNESS = re.compile(r"^(?:[A-Z_]+=\S+ )*(?:pytest .*--benchmark|asv |python -m kernels |git )")
