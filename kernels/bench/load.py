@@ -3,7 +3,8 @@ loaded machine says so.
 
 Per section (`machine`: the GEMM rate and memory bandwidth; then each of the report's
 sections) a `SectionClock` records its wall time, this process's CPU time (every thread's),
-their ratio, and the 1-minute load average at its start and end (os.getloadavg: runnable
+their ratio (the CPU time of the memory section's fresh processes included), and the
+1-minute load average at its start and end (os.getloadavg: runnable
 threads of every process, ours included). A section counts as `busy` when the load average
 exceeded the machine's logical CPUs by more than BUSY_MARGIN at either end: more threads
 wanted to run than there were CPUs, so some of ours waited, or other work shared the caches
@@ -28,6 +29,12 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process's threads and of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def is_busy(loads, cpus=None) -> bool:
     """Whether any of the load averages exceeds the logical CPUs by more than BUSY_MARGIN."""
     cpus = cpus or os.cpu_count() or 1
@@ -43,7 +50,7 @@ class SectionClock:
 
     @contextlib.contextmanager
     def section(self, name):
-        load_start, wall, cpu = load_average(), time.perf_counter(), time.process_time()
+        load_start, wall, cpu = load_average(), time.perf_counter(), cpu_seconds()
         try:
             yield
         finally:
@@ -51,7 +58,7 @@ class SectionClock:
                 wall_seconds=0.0, cpu_seconds=0.0, load_start=load_start, load_end=None,
                 load_max=load_start))
             entry["wall_seconds"] += time.perf_counter() - wall
-            entry["cpu_seconds"] += time.process_time() - cpu
+            entry["cpu_seconds"] += cpu_seconds() - cpu
             entry["load_end"] = load_average()
             loads = [v for v in (entry["load_max"], load_start, entry["load_end"])
                      if v is not None]

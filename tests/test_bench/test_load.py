@@ -35,3 +35,16 @@ def test_a_verdict_measured_while_busy_says_so():
     target = targets.Target("t", targets.r.best_vs_torch("convnet.conv2"), 2.0)
     assert target.check(_report(True))["busy"] is True
     assert target.check(_report(False))["busy"] is False
+
+
+def test_the_cpu_time_counts_the_child_processes():
+    import subprocess
+    import sys
+
+    clock = load.SectionClock()
+    child = "import time; sum(i * i for i in range(3_000_000)); print(time.process_time())"
+    with clock.section("memory"):  # the memory section trains in fresh processes
+        spent = float(subprocess.run([sys.executable, "-c", child], check=True,
+                                     capture_output=True, text=True).stdout)
+    # the child's CPU seconds as it measured them itself (tick-rounded by os.times)
+    assert clock.sections["memory"]["cpu_seconds"] >= spent - 0.02
