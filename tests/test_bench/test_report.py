@@ -421,3 +421,20 @@ def test_nothing_the_user_asked_for_can_run_is_refused(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1
     assert "winograd2x2" in err and "stride" in err
+
+
+def test_a_float64_report_does_not_measure_its_error_against_float64(tmp_path):
+    """No reference is more precise than float64 data: the error columns say n/a, not 0,
+    and the targets are not judged (issue 17, finding 6)."""
+    path = tmp_path / "f64.json"
+    code, stdout = run_report(["--cases", "tiny.conv", "--backends", "im2col", "--dtype",
+                               "float64", "--repeats", "1", "--sections", "conv",
+                               "--threads", "1", "--no-torch", "--json", str(path)])
+    assert code == 0
+    data = json.loads(path.read_text())
+    (case,) = data["cases"]
+    assert case["results"]["im2col"]["error"] is None
+    assert case["results"]["im2col"]["error_normwise"] is None
+    assert "n/a" in stdout
+    assert all(t["met"] is None for t in data["targets"])
+    assert any(t["applicable"] is False and "float64" in t["note"] for t in data["targets"])
