@@ -74,6 +74,15 @@ def environment(names, threads: int) -> tuple[list[dict], dict]:
     return found, problems
 
 
+def start(names, threads: int) -> tuple[list[dict], list[str]]:
+    """The libraries of `names` loaded (after the threads are pinned): their environment,
+    and `names` without those that fail to load, each left out with a one-line note."""
+    found, problems = environment(names, threads)
+    for name, problem in problems.items():  # listed as installed, but it does not load
+        print(f"{name} left out: {problem}")
+    return found, [n for n in names if n not in problems]
+
+
 def mark(entry) -> None:
     """Put the libraries after ours in a case's results and flag them."""
     results = entry["results"]

@@ -76,14 +76,11 @@ def run(plan: Plan) -> dict:
     torch_version = _torch_version(plan.torch)  # imported first, so its threads get pinned
     malloc_tuned = plan.malloc_reuse and runtime.reuse_freed_memory()
     threads_info = runtime.pin_threads(plan.threads)
-    # The libraries load after the pinning: each sizes its runtime's pools from it
-    # (runtime.pinned_threads) and reports its versions and threads here.
-    threads_info["libraries"], broken = libraries.environment(plan.backends, plan.threads)
-    for name, problem in broken.items():  # listed as installed, but it does not load
-        print(f"{name} left out: {problem}")
-    plan = replace(plan, backends=[b for b in plan.backends if b not in broken])
-    # PyTorch's kernels are timed as the registered `torch` backend where there is one; the
-    # hand-built column below only stands in for it when that backend cannot be loaded.
+    # The libraries load after the pinning (their runtimes size their pools from it); one
+    # that fails to load is left out. PyTorch's kernels are the registered `torch` backend;
+    # the hand-built column below only stands in for it when that backend cannot be loaded.
+    threads_info["libraries"], usable = libraries.start(plan.backends, plan.threads)
+    plan = replace(plan, backends=usable)
     hand_built_torch = torch_version if "torch" not in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     clock = SectionClock()
