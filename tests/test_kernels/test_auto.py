@@ -124,9 +124,12 @@ def only_key():
 # ------------------------------------------------------------------ candidates
 
 def test_candidates_are_the_registered_backends_but_naive_and_auto():
-    """naive would take minutes per measurement; auto cannot measure itself."""
+    """Our algorithms only: naive would take minutes per measurement, auto cannot measure
+    itself, and a library (a framework, a plug-in) is never ours to dispatch to."""
     names = auto.candidates()
-    assert names == [b for b in kernels.available() if b not in ("naive", "auto")]
+    assert names == [b for b in kernels.available()
+                     if b not in ("naive", "auto") and kernels.is_ours(b)]
+    assert names and not [b for b in names if kernels.role(b) == kernels.LIBRARY]
     assert names == kernels.available(kernels.ALGORITHM)
     assert names, "auto needs at least one candidate"
     assert "naive" not in names and "auto" not in names
