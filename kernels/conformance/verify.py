@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import kernels
+from kernels import plugins
 from kernels.support.files import atomic_write, writable_problem
 
 PROG = "python -m kernels verify"
@@ -90,8 +91,19 @@ def run(name: str, passes, *, quick: bool) -> dict:
     info = dict(role=kernels.role(name), origin=kernels.origin(name), passes=list(passes),
                 not_computed=[p for p in kernels.ALL_PASSES if p not in passes])
     return results.build(collector, name=name, info=info, quick=quick,
-                         command=["python", "-m", "pytest",
+                         command=[*_environment_prefix(name), "python", "-m", "pytest",
                                   *options])
+
+
+def _environment_prefix(name) -> list[str]:
+    """A plug-in named only by CONVBENCH_BACKENDS exists only with it: the reproduction
+    command carries the variable, or it would say 'unknown backend'."""
+    if kernels.origin(name) != plugins.ENVIRONMENT_VARIABLE:
+        return []
+    import os
+    import shlex
+    value = os.environ.get(plugins.ENVIRONMENT_VARIABLE, "")
+    return [f"{plugins.ENVIRONMENT_VARIABLE}={shlex.quote(value)}"]
 
 
 def _render(result) -> str:
