@@ -62,20 +62,19 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     steps = (*geo.stride, *geo.dilation)
     if _is_depthwise(geo):
         y, (xb, wd) = depthwise.conv_forward(x, w, geo, B)
-        cache = (xb, wd, geo, B)
-    else:
-        xb = layout.block_activations(x, geo.groups, B, geo.pad)
-        wf = layout.block_weights(np.asarray(w), geo.groups, B)
-        Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
-        yb = np.empty((geo.N, wf.shape[0], geo.Ho, geo.Wo, B), dtype=geo.dtype)
-        with compiled_with_slp():
-            tiles = forward.pixels_per_tile(geo.Wo)
-            forward.kernel(B, *tiles)(xb, wf, yb, Cgb, Fgb, geo.Cg, *steps)
-        y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo))
-        cache = (xb, w, geo, B)
-    if b is not None:
-        y += b[:, None, None]
-    return y, cache
+        if b is not None:
+            y += b[:, None, None]
+        return y, (xb, wd, geo, B)
+    xb = layout.block_activations(x, geo.groups, B, geo.pad)
+    wf = layout.block_weights(np.asarray(w), geo.groups, B)
+    Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
+    yb = np.empty((geo.N, wf.shape[0], geo.Ho, geo.Wo, B), dtype=geo.dtype)
+    with compiled_with_slp():
+        tiles = forward.pixels_per_tile(geo.Wo)
+        forward.kernel(B, *tiles)(xb, wf, yb, Cgb, Fgb, geo.Cg, *steps)
+    # the bias is added while the blocks are converted back: no extra pass over y
+    y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo), bias=b)
+    return y, (xb, w, geo, B)
 
 
 @quiet_nonfinite

@@ -61,9 +61,10 @@ def _block(x, groups, Cg, top, left, out):
 
 
 @njit(parallel=True, **_JIT)
-def _unblock(blocked, groups, Fg, top, left, out):
+def _unblock(blocked, groups, Fg, top, left, bias, out):
     """out (N, G*Fg, H, W) = the real channels of blocked (N, G*Fgb, Hb, Wb, B) from row
-    `top` and column `left` on (a crop when the blocked planes carry padding)."""
+    `top` and column `left` on (a crop when the blocked planes carry padding), plus
+    bias[channel] when bias is not empty (the forward's bias, added in the same pass)."""
     N, F, H, W = out.shape
     blocks_total, B = blocked.shape[1], blocked.shape[4]
     Fgb = blocks_total // groups
@@ -79,6 +80,8 @@ def _unblock(blocked, groups, Fg, top, left, out):
                 dst = out[n, first + lane, h]
                 for v in range(W):
                     dst[v] = row[left + v, lane]
+                if bias.shape[0]:
+                    dst += bias[first + lane]
 
 
 def block_activations(x, groups, width, pad=(0, 0, 0, 0)):
@@ -92,10 +95,12 @@ def block_activations(x, groups, width, pad=(0, 0, 0, 0)):
     return out
 
 
-def unblock_activations(blocked, groups, channels, shape_hw, corner=(0, 0)):
-    """The NCHW array (N, channels, *shape_hw) that `blocked` holds, cropped at `corner`."""
+def unblock_activations(blocked, groups, channels, shape_hw, corner=(0, 0), bias=None):
+    """The NCHW array (N, channels, *shape_hw) that `blocked` holds, cropped at `corner`,
+    plus `bias` (channels,) when given."""
     out = np.empty((blocked.shape[0], channels) + tuple(shape_hw), dtype=blocked.dtype)
-    _unblock(blocked, groups, channels // groups, corner[0], corner[1], out)
+    bias = np.zeros(0, blocked.dtype) if bias is None else np.ascontiguousarray(bias)
+    _unblock(blocked, groups, channels // groups, corner[0], corner[1], bias, out)
     return out
 
 
