@@ -29,8 +29,8 @@ def blocks(channels: int, width: int) -> int:
 # Both conversions go one row of one block at a time: the blocked row (Wp*B values) stays in
 # L1 while the B channel rows are copied in (or out) one after the other, so every stream on
 # the NCHW side is contiguous. (Lanes outermost over a whole plane wrote every 64-byte line of
-# the blocked plane B times over: 3-5x slower.) NumPy's transposing copy is still ~2x faster
-# single-threaded on mobilenet.dw1's 8x32x112x112: room left here.
+# the blocked plane B times over: 3-5x slower; indexing row[left + v] instead of a slice
+# cost 1.5x: Numba tests every possibly negative index.)
 
 @njit(parallel=True, **_JIT)
 def _block(x, groups, Cg, top, left, out):
@@ -54,10 +54,11 @@ def _block(x, groups, Cg, top, left, out):
             row[left + W:] = 0
             if real < B:
                 row[:, real:] = 0
+            inner = row[left:left + W]  # a slice: no possibly negative index per element
             for lane in range(real):
                 src = x[n, first + lane, h]
                 for v in range(W):
-                    row[left + v, lane] = src[v]
+                    inner[v, lane] = src[v]
 
 
 @njit(parallel=True, **_JIT)
@@ -75,11 +76,11 @@ def _unblock(blocked, groups, Fg, top, left, bias, out):
         first = g * Fg + fb * B
         plane = blocked[n, blk]
         for h in range(H):
-            row = plane[top + h]
+            row = plane[top + h, left:left + W]
             for lane in range(real):
                 dst = out[n, first + lane, h]
                 for v in range(W):
-                    dst[v] = row[left + v, lane]
+                    dst[v] = row[v, lane]
                 if bias.shape[0]:
                     dst += bias[first + lane]
 
