@@ -138,3 +138,11 @@ def test_the_wheel_takes_every_package():
             "kernels.conformance"} <= set(packages)
     assert [p for p in packages if not any(fnmatchcase(p, pattern) for pattern in include)] \
         == []
+
+
+def test_test_module_names_are_unique():
+    """pytest imports test modules by basename (the test folders are not packages): two
+    files called test_errors.py stopped the whole run at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    names += [p.name for p in (ROOT / "kernels" / "conformance").glob("test_*.py")]
+    assert not [n for n in set(names) if names.count(n) > 1]
