@@ -20,14 +20,14 @@ import functools
 
 from numba import njit, prange
 
-from .registers import JIT, stack_array
+from .registers import UNCACHED, stack_array
 
 
 @functools.lru_cache(maxsize=None)
 def _tile(B, T):
     SIZE = T * B
 
-    @njit(**JIT)
+    @njit(**UNCACHED)
     def tile(dyb, wt, dxb, n, cblk, f0, Fgb, Fg, i, j0, sh, sw, dh, dw):
         kh, kw, width = wt.shape[2], wt.shape[3], wt.shape[4]
         acc = stack_array(SIZE, dxb.dtype)
@@ -60,7 +60,7 @@ def kernel(B, T, R):
     tile, last = _tile(B, T), _tile(B, max(R, 1))
     step = max(R, 1)
 
-    @njit(parallel=True, **JIT)
+    @njit(parallel=True, **UNCACHED)
     def backward_data(dyb, wt, dxb, Cgb, Fgb, Fg, sh, sw, dh, dw):
         N, Ho, Wo = dyb.shape[0], dyb.shape[2], dyb.shape[3]
         NC = dxb.shape[1]

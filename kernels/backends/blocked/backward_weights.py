@@ -20,7 +20,7 @@ import functools
 import numpy as np
 from numba import njit, prange
 
-from .registers import JIT, stack_array
+from .registers import UNCACHED, stack_array
 
 
 def _lanes_per_tile(B: int) -> int:
@@ -33,7 +33,7 @@ def _lanes_per_tile(B: int) -> int:
 def _tile(B, CT):
     SIZE = CT * B
 
-    @njit(**JIT)
+    @njit(**UNCACHED)
     def tile(xb, dyb, part, n_lo, n_hi, fblk, c_abs, cb, p, q, c_lo, sh, sw, dh, dw):
         Ho, Wo = dyb.shape[2], dyb.shape[3]
         acc = stack_array(SIZE, part.dtype)
@@ -65,7 +65,7 @@ def kernel(B):
     CT = _lanes_per_tile(B)
     tile = _tile(B, CT)
 
-    @njit(parallel=True, **JIT)
+    @njit(parallel=True, **UNCACHED)
     def backward_weights(xb, dyb, partials, Cgb, Fgb, Cg, sh, sw, dh, dw):
         N = xb.shape[0]
         chunks, NF, _, kh, kw = partials.shape[:5]

@@ -23,7 +23,7 @@ import functools
 
 from numba import njit, prange
 
-from .registers import JIT, stack_array
+from .registers import UNCACHED, stack_array
 
 PIXELS = 8  # the widest tile: 8 sums of B lanes in registers, FMA latency hidden
 TILE_WIDTHS = (8, 7, 6, 5)  # tiles of 4 and fewer pixels came out scalar in some compilations
@@ -40,7 +40,7 @@ def pixels_per_tile(Wo: int) -> tuple[int, int]:
 def _tile(B, T):
     SIZE = T * B
 
-    @njit(**JIT)
+    @njit(**UNCACHED)
     def tile(xb, wf, yb, n, fblk, c0, Cgb, Cg, i, j0, sh, sw, dh, dw):
         kh, kw, width = wf.shape[2], wf.shape[3], wf.shape[4]
         acc = stack_array(SIZE, yb.dtype)
@@ -73,7 +73,7 @@ def kernel(B, T, R):
     tile, last = _tile(B, T), _tile(B, max(R, 1))
     step = max(R, 1)
 
-    @njit(parallel=True, **JIT)
+    @njit(parallel=True, **UNCACHED)
     def forward(xb, wf, yb, Cgb, Fgb, Cg, sh, sw, dh, dw):
         N, NF, Ho, Wo = yb.shape[0], yb.shape[1], yb.shape[2], yb.shape[3]
         full = Wo - Wo % T

@@ -34,6 +34,13 @@ from numba.extending import intrinsic
 
 FORCED_BLOCK_WIDTH: int | None = None  # tests set it to check the result does not depend on it
 JIT = dict(cache=True, nogil=True, fastmath={"contract"})
+# The register-tiled kernels are closures (B, T and their tile functions) and are compiled
+# in each process instead of cached on disk: Numba keys the cache on the pickled closure, and
+# a pickled dispatcher differs in every process, so the kernels were compiled again anyway and
+# appended one more entry to the cache index each run; and an uncached kernel that linked a
+# tile loaded from the disk cache computed wrong float64 results (Numba 0.68; not understood,
+# so not risked). First use costs a few seconds per layer shape class.
+UNCACHED = dict(JIT, cache=False)
 
 
 @functools.lru_cache(maxsize=None)
