@@ -23,7 +23,8 @@ pass) are part of every call's time.
 
 Costs: the conversions read and write every activation once more per pass; a group whose
 Cg or Fg is far below B wastes lanes (grouped layers with small groups); a kernel compiles
-per dtype and block width on its first call and is cached on disk.
+per dtype, block width and tile widths on first use, in every process (a few seconds:
+registers.py says why it is not cached on disk).
 """
 
 from __future__ import annotations

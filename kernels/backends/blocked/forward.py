@@ -69,7 +69,7 @@ def _tile(B, T):
 @functools.lru_cache(maxsize=None)
 def kernel(B, T, R):
     """The forward kernel for block width B, T-pixel tiles and an R-pixel last tile per row
-    (compiled on first use, cached on disk)."""
+    (compiled on first use in each process)."""
     tile, last = _tile(B, T), _tile(B, max(R, 1))
     step = max(R, 1)
 
