@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .. import REFERENCE, get_backend, role
+from ..conformance.bounds import error_units as units_of_rounding
 from .instruments import measure, workspace_bytes
 from .libraries import is_library, not_computed
 
@@ -193,9 +194,7 @@ def _units(results, ref, dtype):
             errors[name] = normwise[name] = None
             continue
         err = np.abs(got.astype(np.float64) - want)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            units = np.where(scale > 0, err / (eps * scale), np.where(err > 0, np.inf, 0.0))
-        errors[name] = float(np.max(units))
+        errors[name] = units_of_rounding(got, want, scale, dtype)  # as verify prints them
         largest = float(np.max(scale)) if scale.size else 0.0
         worst = float(np.max(err)) if err.size else 0.0
         normwise[name] = float(worst / (eps * largest)) if largest > 0 else \
