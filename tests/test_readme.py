@@ -44,6 +44,11 @@ OUTSIDE_CI = {
     "asv publish && python -m kernels asv-offline": "needs timed commits; the localizing is "
                                                     "unit-tested (tests/test_bench)",
     "asv preview": "a server that runs until stopped",
+    "python -m kernels bench --cases mnist,resnet50 --sections conv --backends im2col,numba,"
+    "blocked,winograd2x2,winograd4x4,fft,auto,torch,jax,tensorflow,onnxruntime --repeats 5 "
+    "--json my-libraries.json --markdown my-libraries.md --csv my-libraries.csv":
+        "the run behind docs/libraries.*, ~8 minutes; CI times the libraries with --quick, "
+        "verify and a one-set bench through the same code",
     "python -m kernels verify tensorflow --quick": "TensorFlow is a 600 MB install; CI "
                                                     "verifies torch, jax and onnxruntime "
                                                     "through the same command",
