@@ -36,11 +36,11 @@ if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
 # 54 -> 100 ms on std.3x3x64). Sleeping at once keeps the comparison fair. It must be set
 # before NumPy loads OpenBLAS; a user's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-# The same for PyTorch's OpenMP workers, read when torch loads: spinning, they took the cores
-# from the contender timed next and, on a loaded machine, from each other (measured, tiny.conv
-# forward alternated with ours at a load average of 8 on 2 cores: 31-64 ms spinning, 0.5-1.4
-# ms passive). ONNX Runtime's pools are told not to spin by its backend.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# PyTorch's OpenMP workers are left at the runtime's wait policy (a user's OMP_WAIT_POLICY
+# wins, and the report records it): PASSIVE made PyTorch's small convolutions ~3x slower on
+# a quiet machine (a 16-channel 3x3 layer at batch 4, forward + backward: 0.31 ms default,
+# 0.9-1.2 ms passive), which would flatter every "x PyTorch" ratio. The contenders' turns
+# come in settled blocks instead (kernels.bench.instruments.measure_alternated).
 # Imported only now: a typo or --help costs nothing.
 try:
     sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))
