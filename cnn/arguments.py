@@ -10,6 +10,7 @@ import argparse
 
 import kernels
 from kernels.support import runtime
+from kernels.support.command_line import Parser
 
 from .layer_backends import DEFAULT_BACKEND
 from .model import ARCHITECTURES
@@ -19,11 +20,6 @@ from .settings import DTYPES, TrainConfig, parse
 DEFAULT_SAVE = "model.npz"  # where `evaluate` and `predict` in the README look
 TRAINED_WITH = (f"default: the algorithms the model was trained with (with {DEFAULT_BACKEND}: "
                 "the one it chose for each layer, stored in the checkpoint)")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _setting(key):
@@ -70,8 +66,8 @@ def _default(key):
 
 
 def build_parser(description, prog="python -m cnn"):
-    parser = _Parser(prog=prog, description=description)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog=prog, description=description)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     backends = kernels.available()
 
     train = commands.add_parser("train", help="train a model on MNIST")

@@ -11,18 +11,13 @@ frameworks and every plug-in) are timed and verified next to them but never coun
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from . import plugins, status
+from .support.command_line import Parser
 
 _SHORT_PASSES = {plugins.FORWARD: "fwd", plugins.BACKWARD_DATA: "bwd-data",
                  plugins.BACKWARD_WEIGHTS: "bwd-weights"}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2, as every command line here
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def table(rows: list[dict]) -> str:
@@ -39,7 +34,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = _Parser(prog="python -m kernels list", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m kernels list", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     rows = status(load=True)

@@ -20,7 +20,6 @@ times convolutions).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import sys
 
@@ -30,6 +29,7 @@ from .. import ALGORITHM, available, get_backend
 from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
 from ..support import runtime
+from ..support.command_line import Parser
 from ..support.files import atomic_write
 from .outputs import output_problem, write_json
 from . import libraries as library_report, map_points
@@ -169,8 +169,7 @@ def heatmap_figure(result):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[2:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m kernels map",
-                                     description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m kernels map", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="every time at every point")
     parser.add_argument("--plot", metavar="PNG", help="the heatmap (needs matplotlib)")
     parser.add_argument("--repeats", type=int, default=5)
@@ -191,19 +190,19 @@ def main(argv=None) -> int:
     try:
         cases = collect_custom(args.case, args.cases_file)
     except ValueError as error:
-        parser.exit(2, f"python -m kernels map: error: {error}\n")
+        parser.error(str(error))
     if pools := [c.name for c in cases if c.kind != "conv"]:
         if len(pools) == len(cases):
-            parser.exit(2, f"python -m kernels map: error: {pools[0]} is a pool case; the "
-                           "map times convolutions (time pools with python -m kernels bench)\n")
+            parser.error(f"{pools[0]} is a pool case; the map times convolutions (time "
+                         "pools with python -m kernels bench)")
         print(f"pool cases left out (the map times convolutions): {', '.join(pools)}")
         cases = [c for c in cases if c.kind == "conv"]
     for flag in ("--json", "--plot"):
         if problem := output_problem(flag, getattr(args, flag[2:])):
-            parser.exit(2, f"python -m kernels map: error: {problem}\n")
+            parser.error(problem)
     if not 1 <= args.threads <= runtime.usable_cores() or args.repeats < 1:
-        parser.exit(2, "python -m kernels map: error: --threads must be from 1 to "
-                       f"{runtime.usable_cores()} and --repeats >= 1\n")
+        parser.error(f"--threads must be from 1 to {runtime.usable_cores()} and "
+                     "--repeats >= 1")
     with_torch = not args.no_torch
     if with_torch:
         try:

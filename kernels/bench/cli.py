@@ -13,13 +13,13 @@ seconds of the first calls (compilation, auto's measurements).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
 from .. import available
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
 from ..cases.custom import collect as collect_custom
+from ..support.command_line import Parser
 from ..support.files import atomic_write
 from ..support.runtime import usable_cores
 from . import charts, compare, render
@@ -29,13 +29,8 @@ from .report import SECTIONS, Plan, nothing_runs, run
 DEFAULT_SETS = ("mnist", "std", "large")  # the others by name: --cases resnet50, ... or all
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2, as every command line here
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser():
-    parser = _Parser(prog="python -m kernels bench", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m kernels bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends",
                         help=f"comma-separated (default: all of {','.join(available())})")
     parser.add_argument("--cases", help="comma-separated sets (" + ", ".join([*sets(), "all"])

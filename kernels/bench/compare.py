@@ -17,8 +17,8 @@ error, not "0 timings compared".
 from __future__ import annotations
 
 import json
-import sys
 
+from ..support.command_line import fail
 from .columns import count
 
 NOISE_FLOOR = 0.25
@@ -98,24 +98,19 @@ def changes(old: dict, new: dict) -> list[dict]:
     return rows
 
 
-def _error(message) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(old_path, new_path, force=False) -> int:
     try:
         old, new = load(old_path), load(new_path)
     except CompareError as e:
-        return _error(e)
+        return fail(PROG, e)
     differ = differences(old, new)
     if not force and (refused := [d for d in differ if d[0] in MUST_MATCH]):
-        return _error("the reports were not measured alike (" + "; ".join(
+        return fail(PROG, "the reports were not measured alike (" + "; ".join(
             f"{k}: {a} -> {b}" for k, a, b in refused) + "); --force compares them anyway")
     rows = changes(old, new)
     if not rows:
-        return _error(f"nothing to compare: no case, backend and pass of {new_path} was "
-                      f"measured the same way in {old_path}")
+        return fail(PROG, f"nothing to compare: no case, backend and pass of {new_path} "
+                          f"was measured the same way in {old_path}")
     date = lambda r: r.get("environment", {}).get("date", "?")[:10]  # noqa: E731
     print(f"{old_path} ({date(old)}) -> {new_path} ({date(new)}): new/old time per case, "
           f"backend and pass; 'same' within the noise band (the samples' spread, at least "

@@ -10,29 +10,23 @@ pytest or Hypothesis missing, an unwritable --json path).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 
 import kernels
 from kernels import plugins
+from kernels.support.command_line import Parser, fail
 from kernels.support.files import atomic_write, writable_problem
 
 PROG = "python -m kernels verify"
 EXTRA = "pip install 'convbench[verify]'"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2, as every command line here
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _parser():
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="a backend name (python -m kernels list shows them)")
     parser.add_argument("--quick", action="store_true",
                         help="a reduced grid and fewer Hypothesis examples (for CI)")
@@ -40,23 +34,18 @@ def _parser():
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     missing = [m for m in ("pytest", "hypothesis") if importlib.util.find_spec(m) is None]
     if missing:
-        return _fail(f"needs {' and '.join(missing)}: {EXTRA}")
+        return fail(PROG, f"needs {' and '.join(missing)}: {EXTRA}")
     try:
         backend = kernels.get_backend(args.name)
         passes = kernels.passes(backend)
     except (ValueError, TypeError) as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     if args.json and (problem := writable_problem(args.json)):
-        return _fail(problem)
+        return fail(PROG, problem)
     result = run(args.name, passes, quick=args.quick)
     print(_render(result))
     if args.json:

@@ -1,6 +1,7 @@
-"""`python -m kernels` as a user meets it in a terminal: an unknown command named, Ctrl-C
-ending in one line with exit code 130 and no partial output file, empty output paths refused
-before anything is measured."""
+"""`python -m kernels` as a user meets it in a terminal: an unknown command named, a usage
+error in one line with exit code 2 (every command, `python -m cnn` too), Ctrl-C ending in one
+line with exit code 130 and no partial output file, empty output paths refused before anything
+is measured."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ def test_an_unknown_command_is_named():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("python -m kernels: error: unknown command 'foo'\n")
+
+
+@pytest.mark.parametrize("command", ["bench", "map", "list", "verify", "cnn"])
+def test_a_usage_error_is_one_line_and_exit_code_2_in_every_command(command, capsys):
+    """argparse's own errors (an option nobody defined) too: every command's parser is
+    kernels.support.command_line.Parser, not argparse's with its usage block."""
+    import cnn.cli
+    import kernels.conformance.verify
+    import kernels.listing
+
+    prog, main = {"bench": ("python -m kernels bench", cli.main),
+                  "map": ("python -m kernels map", algorithm_map.main),
+                  "list": ("python -m kernels list", kernels.listing.main),
+                  "verify": ("python -m kernels verify", kernels.conformance.verify.main),
+                  "cnn": ("python -m cnn", cnn.cli.main)}[command]
+    with pytest.raises(SystemExit) as info:
+        main(["--no-such-option"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and err.startswith(f"{prog}: error: ")
 
 
 @pytest.mark.parametrize("argv", [
