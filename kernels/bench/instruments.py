@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import time
 import tracemalloc
 
@@ -105,17 +106,34 @@ def gemm_peak(dtype, repeats, n=1536):
 FMA_BYTES_PER_CYCLE = 64  # two 256-bit FMA pipes per core: Intel since Haswell, AMD Zen 2-4
 
 
+def _cpuinfo() -> str:
+    """/proc/cpuinfo's text ("" where there is none, e.g. macOS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def clock_mhz(cpuinfo: str | None = None) -> float | None:
     """The highest "cpu MHz" in /proc/cpuinfo (None where there is none, e.g. macOS)."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as f:
-                cpuinfo = f.read()
-        except OSError:
-            return None
+    cpuinfo = _cpuinfo() if cpuinfo is None else cpuinfo
     found = [float(line.split(":")[1]) for line in cpuinfo.splitlines()
              if line.startswith("cpu MHz")]
     return max(found) if found else None
+
+
+def physical_cores(cpuinfo: str | None = None) -> int | None:
+    """Distinct (physical id, core id) pairs in /proc/cpuinfo: SMT siblings share one core's
+    FMA units. None where the file does not say."""
+    cpuinfo = _cpuinfo() if cpuinfo is None else cpuinfo
+    cores, package = set(), None
+    for key, _, value in (line.partition(":") for line in cpuinfo.splitlines()):
+        if key.strip() == "physical id":
+            package = value.strip()
+        elif key.strip() == "core id":
+            cores.add((package, value.strip()))
+    return len(cores) or None
 
 
 def vector_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
@@ -129,6 +147,17 @@ def vector_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
         return None
     lanes = FMA_BYTES_PER_CYCLE // np.dtype(dtype).itemsize
     return cores * lanes * 2 * mhz / 1e3
+
+
+def machine_peak(dtype, threads: int) -> dict:
+    """The report environment's `clock_mhz` and `vector_peak_gflops`: vector_peak() of the
+    cores the run's threads can use, min(threads, physical cores) (all logical CPUs where
+    the cores are unknown); both None where the clock is unknown."""
+    cpuinfo = _cpuinfo()
+    mhz = clock_mhz(cpuinfo)
+    cores = min(threads, physical_cores(cpuinfo) or os.cpu_count() or threads)
+    return dict(clock_mhz=mhz,
+                vector_peak_gflops=None if mhz is None else vector_peak(dtype, cores, mhz))
 
 
 def workspace_bytes(run):

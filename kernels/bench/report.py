@@ -62,7 +62,7 @@ def _environment(plan, threads_info, torch_version, malloc_tuned):
                 torch=torch_version, dtype=plan.dtype, malloc_reuse=malloc_tuned,
                 openblas_thread_timeout=os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
                 omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
-                **threads_info)
+                **instruments.machine_peak(plan.dtype, plan.threads), **threads_info)
 
 
 def _time_vs_torch(entry, key):

@@ -142,3 +142,28 @@ def test_workspace_bytes_counts_temporaries_not_results():
     assert 2**20 <= used <= 2**20 + 64 * 1024
 
 
+
+
+CPUINFO = "".join(f"processor\t: {i}\ncpu MHz\t\t: 2596.134\nphysical id\t: {p}\n"
+                  f"core id\t\t: {c}\n\n" for i, (p, c) in enumerate(
+                      [(0, 0), (0, 1), (0, 0), (0, 1), (1, 0), (1, 1), (1, 0), (1, 1)]))
+
+
+def test_physical_cores_count_smt_siblings_once():
+    """Two packages of two cores with two hardware threads each: 4 cores, not 8."""
+    assert instruments.physical_cores(CPUINFO) == 4
+    assert instruments.physical_cores("processor : 0\n") is None
+
+
+@pytest.mark.parametrize("threads, cores", [(1, 1), (4, 4), (8, 4)])
+def test_the_recorded_peak_is_that_of_the_cores_the_threads_use(monkeypatch, threads, cores):
+    monkeypatch.setattr(instruments, "_cpuinfo", lambda: CPUINFO)
+    peak = instruments.machine_peak("float32", threads)
+    assert peak == dict(clock_mhz=2596.134, vector_peak_gflops=pytest.approx(
+        cores * 16 * 2 * 2.596134))
+
+
+def test_no_clock_no_peak(monkeypatch):
+    monkeypatch.setattr(instruments, "_cpuinfo", lambda: "")
+    assert instruments.machine_peak("float32", 2) == dict(clock_mhz=None,
+                                                          vector_peak_gflops=None)
