@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import available
 from ..support.files import atomic_write
+from . import instruments
 
 
 def _pyplot():
@@ -112,26 +113,38 @@ def roofline(report, path):
     _save(roofline_figure(report), path)
 
 
-def roofline_figure(report):
+def roofline_figure(report, peak_backend="blocked"):
     """Achieved GF/s of every backend on every conv case against its arithmetic intensity
     (FLOPs per byte moved, kernels.bench.columns), under the two roofs measured in the same
     run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
     slanted roof is limited by memory traffic; under the flat one, by arithmetic. Each
-    backend's best and worst points carry their case's name."""
+    backend's best and worst points carry their case's name. Where the report records it,
+    a dashed line marks the vector peak (cores x FMA lanes x 2 x clock,
+    kernels.bench.instruments.vector_peak) and `peak_backend`'s best point its share of it:
+    the clock is the reported one (the base clock in a VM), so a CPU that boosts above it
+    can measure more than 100 %."""
     import numpy as np
 
+    from .readers import roofline_points
+
     plt = _pyplot()
-    peak = report["gemm"][report["environment"]["dtype"]]["gflops"]
+    env = report["environment"]
+    peak = report["gemm"][env["dtype"]]["gflops"]
+    vector = env.get("vector_peak_gflops")
     bandwidth = report["memory"]["triad_gbs"]
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    points = [(c["name"], b, r["flops_per_byte"], r["gflops"])
-              for c in report["cases"] if c["kind"] == "conv"
-              for b, r in c["results"].items()
-              if r.get("flops_per_byte") and r.get("gflops")]
+    points = roofline_points(report["cases"])
     intensities = [p[2] for p in points] or [1.0]
     x = np.geomspace(min(intensities) / 2, max(intensities) * 2, 200)
     ax.plot(x, np.minimum(peak, bandwidth * x), "k-", lw=1.5)
     ax.text(x[-1], peak, f"GEMM {peak:.0f} GF/s ", ha="right", va="bottom", fontsize=8)
+    if vector:
+        lanes = instruments.FMA_BYTES_PER_CYCLE // np.dtype(env["dtype"]).itemsize
+        cores = round(vector * 1e3 / (lanes * 2 * env["clock_mhz"]))
+        ax.plot(x[[0, -1]], [vector, vector], color="0.35", ls="--", lw=1)
+        ax.text(x[0], vector, f" vector peak {vector:.0f} GF/s ({cores} cores x {lanes} "
+                f"lanes x 2 x {env['clock_mhz'] / 1e3:.2f} GHz)", va="bottom", fontsize=7,
+                color="0.35")
     ridge = peak / bandwidth
     ax.text(x[0], bandwidth * x[0] * 1.15, f" {bandwidth:.0f} GB/s (triad)", fontsize=8,
             rotation=np.degrees(np.arctan(1.0)) * 0.6, va="bottom")
@@ -140,7 +153,11 @@ def roofline_figure(report):
         mine = [p for p in points if p[1] == backend]
         ax.scatter([p[2] for p in mine], [p[3] for p in mine], s=22, label=backend,
                    color=backend_colour(backend), alpha=0.85, edgecolors="none")
-        for name, _, x_at, y_at in {max(mine, key=lambda p: p[3]), min(mine, key=lambda p: p[3])}:
+        best = max(mine, key=lambda p: p[3])
+        for point in {best, min(mine, key=lambda p: p[3])}:
+            name, _, x_at, y_at = point
+            if vector and backend == peak_backend and point == best:
+                name = f"{name}: {y_at / vector:.0%} of peak"
             ax.annotate(name, (x_at, y_at), xytext=(3, 2), textcoords="offset points",
                         fontsize=5.5, color=backend_colour(backend))
     ax.set_xscale("log")
@@ -149,7 +166,6 @@ def roofline_figure(report):
     ax.set_ylabel("achieved GF/s (forward + backward, direct-convolution FLOPs)")
     ax.grid(which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    env = report["environment"]
     ax.set_title(f"roofline - {env['cpu']}, {env['threads']} threads, {env['dtype']}, "
                  f"{env['date'][:10]}", fontsize=9)
     fig.tight_layout()
