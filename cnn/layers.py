@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import epilogues
 from kernels.shapes import conv2d_geometry, pool2d_geometry
 
 
@@ -45,6 +46,8 @@ class Layer:
 class Conv2D(Layer):
     """y (N, F, Ho, Wo) = conv(x (N, C, H, W), w (F, C, k, k)) + b (F,), via the backend."""
 
+    relu = False  # whether the latest forward applied the next layer's ReLU (fused)
+
     def __init__(self, in_channels, out_channels, kernel_size, *, backend, rng, dtype,
                  stride=1, padding=0, gain=2.0):
         super().__init__()
@@ -54,10 +57,20 @@ class Conv2D(Layer):
         self.params = {"w": _he_normal(rng, self.weight_shape, fan_in, gain, dtype),
                        "b": np.zeros(out_channels, dtype=dtype)}
 
-    def forward(self, x):
-        y, self.cache = self.backend.conv2d_forward(
-            x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
-        self.computed_by = _computed_by(self.backend, self.cache)
+    def forward(self, x, relu=False):
+        """y; with relu, max(y, 0) by the backend's fused pass (the model asks for it only
+        when the backend fuses: kernels.epilogues)."""
+        params = dict(stride=self.stride, padding=self.padding)
+        w, b = self.params["w"], self.params["b"]
+        if relu:
+            y, self.cache = epilogues.conv2d_relu_forward(self.backend, x, w, b, **params)
+            # the generic wrapper's cache is (fused, backend cache): a dispatcher's winner
+            # is read from the backend's own cache
+            self.computed_by = _computed_by(self.backend, self.cache[1])
+        else:
+            y, self.cache = self.backend.conv2d_forward(x, w, b, **params)
+            self.computed_by = _computed_by(self.backend, self.cache)
+        self.relu = relu
         return y
 
     def _geometry(self, input_shape):
@@ -75,8 +88,14 @@ class Conv2D(Layer):
         return self._geometry(input_shape).y_shape
 
     def backward(self, dy, input_grad=True):
-        dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(
-            dy, self.cache, compute_dx=input_grad)
+        """dx (None unless input_grad); dy is the gradient of what forward returned (after
+        the ReLU when it was fused)."""
+        if self.relu:
+            dx, self.grads["w"], self.grads["b"] = epilogues.conv2d_relu_backward(
+                self.backend, dy, self.cache, compute_dx=input_grad)
+        else:
+            dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(
+                dy, self.cache, compute_dx=input_grad)
         self.cache = None  # free the columns/windows as soon as they are used
         return dx
 

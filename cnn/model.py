@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import epilogues
+
 from .layers import (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Tanh,
                      softmax_cross_entropy)
 
@@ -18,17 +20,34 @@ class Sequential:
 
     def __init__(self, layers, *, arch=None, dtype=np.float32):
         self.layers, self.arch, self.dtype = list(layers), arch, np.dtype(dtype)
+        self.fused = set()  # the ReLU layers whose work the conv before them did last time
+
+    def _fusable(self, i) -> bool:
+        """A conv whose backend fuses ReLU (kernels.epilogues), followed by a ReLU."""
+        layer, following = self.layers[i], self.layers[i + 1:i + 2]
+        return (isinstance(layer, Conv2D) and bool(following)
+                and isinstance(following[0], ReLU) and epilogues.fuses_relu(layer.backend))
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        """The layers in order; a conv followed by ReLU runs as one fused call when its
+        backend fuses (the ReLU layer is then skipped: it holds no parameters)."""
+        self.fused = set()
+        for i, layer in enumerate(self.layers):
+            if i in self.fused:
+                continue
+            if self._fusable(i):
+                x = layer.forward(x, relu=True)
+                self.fused.add(i + 1)
+            else:
+                x = layer.forward(x)
         return x
 
     def backward(self, dlogits, input_grad=False):
         """Fill every layer's grads; the gradient with respect to the input only when
         input_grad (training never needs it, and PyTorch skips it too), else None."""
-        for layer in reversed(self.layers[1:]):
-            dlogits = layer.backward(dlogits)
+        for i in range(len(self.layers) - 1, 0, -1):
+            if i not in self.fused:  # a fused ReLU's backward runs inside its conv's
+                dlogits = self.layers[i].backward(dlogits)
         return self.layers[0].backward(dlogits, input_grad=input_grad)
 
     def unsupported(self, input_shape=(1, 1, 28, 28)) -> str | None:

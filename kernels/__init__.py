@@ -62,7 +62,9 @@ class Backend(Protocol):
     uses; `NONFINITE_SPREADS` where a NaN or inf reaches more outputs than the definition's
     (transform algorithms mix values); `versions()` where the backend wraps other libraries;
     `ERROR_MODEL` ("winograd", "fft") where its rounding is not a plain sum's (default
-    "direct": the conformance suite's elementwise bound, see kernels.conformance.compare).
+    "direct": the conformance suite's elementwise bound, see kernels.conformance.compare);
+    `conv2d_relu_forward` and `conv2d_relu_backward` where a following ReLU is fused into
+    the passes (kernels.epilogues, which composes them for every other backend).
     """
 
     name: str

@@ -4,12 +4,12 @@ No algorithm wins everywhere: im2col's GEMM wins on many channels, Numba's direc
 one input channel and on pooling, and the answer moves with the machine. The first call with
 a new configuration - operation, shapes, parameters, dtype - runs every candidate backend
 (the registered algorithms: not the naive reference, not itself, and not one whose own
-workspace estimate breaks its cap - see `over_cap`) on the caller's own arrays:
-one untimed warm-up (Numba compiles or loads its cache here), then `REPEATS` timed
-forward+backward passes with an upstream gradient of ones, and keeps the backend with the
-smallest time. Later calls go
-straight to the winner; the cache returned by forward remembers who computed it, so
-backward always matches.
+workspace estimate breaks its cap - see `over_cap`) on the caller's own arrays: one untimed
+warm-up (Numba compiles or loads its cache here), then `REPEATS` timed forward+backward
+passes with an upstream gradient of ones, and keeps the backend with the smallest time.
+Later calls go straight to the winner; the cache returned by forward remembers who computed
+it, so backward always matches. A conv followed by ReLU (kernels.epilogues) goes to the same
+winner, fused when the winner fuses.
 
 Decisions last for the process. Set CONVBENCH_AUTO_CACHE to a file path (or to 1 for
 ~/.cache/convbench/auto.json) to keep them across processes; entries are keyed by the CPU
@@ -17,8 +17,7 @@ model and count, the thread count, the Python/NumPy/Numba versions and a hash of
 candidate backends' source code, so a decision measured elsewhere, or about other code, is
 never reused.
 
-Cost: a one-off ~(candidates x (REPEATS + 1)) forward+backward passes per configuration;
-no extra memory afterwards.
+Cost: one-off ~(candidates x (REPEATS + 1)) forward+backward passes per configuration.
 """
 
 from __future__ import annotations
@@ -28,15 +27,13 @@ import hashlib
 import json
 import os
 import platform
-import sys
 import time
-import types
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .. import ALGORITHM, available, get_backend
+from .. import ALGORITHM, available, epilogues, get_backend
 from ..shapes import conv2d_geometry, pool2d_geometry
 from ..support import runtime
 from ..support.files import atomic_write
@@ -58,22 +55,12 @@ def candidates() -> list[str]:
     return available(ALGORITHM)
 
 
-def _source_files(module) -> list[Path]:
-    """A backend's code: its file, or every file of its package; for a backend object (not a
-    module), those of the module that defines its class."""
-    if not isinstance(module, types.ModuleType):
-        module = sys.modules.get(type(module).__module__)
-    if hasattr(module, "__path__"):
-        return sorted(p for folder in module.__path__ for p in Path(folder).rglob("*.py"))
-    return [Path(module.__file__)] if getattr(module, "__file__", None) else []
-
-
 @functools.lru_cache(maxsize=1)
 def _code_digest() -> str:
     """A hash of the candidates' source files: a decision about old code is not reused."""
     digest = hashlib.sha256()
     for candidate in candidates():
-        for path in _source_files(get_backend(candidate)):
+        for path in runtime.source_files(get_backend(candidate)):
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -233,9 +220,8 @@ def _layout(*arrays):
     return "C" if all(a.flags.c_contiguous for a in arrays if a is not None) else "strided"
 
 
-def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """The forward pass of the fastest candidate for this configuration (measured once)."""
-    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+def _choose(x, w, b, params) -> str:
+    """The fastest candidate for this conv configuration (measured on first sight)."""
     geo = conv2d_geometry(x, w, b, **params)
     dy = None
 
@@ -250,16 +236,34 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(unsupported(geo))
         return names
 
-    chosen = _decide(_conv_key(geo, _layout(x, w, b)), run, eligible)
+    return _decide(_conv_key(geo, _layout(x, w, b)), run, eligible)
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """The forward pass of the fastest candidate for this configuration (measured once)."""
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    chosen = _choose(x, w, b, params)
     y, cache = get_backend(chosen).conv2d_forward(x, w, b, **params)
     return y, (chosen, cache)
 
 
 def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """The backward pass of the backend that ran the forward pass."""
-    chosen, inner = cache
-    return get_backend(chosen).conv2d_backward(dy, inner, compute_dx=compute_dx,
-                                               compute_dw=compute_dw)
+    return get_backend(cache[0]).conv2d_backward(dy, cache[1], compute_dx=compute_dx,
+                                                 compute_dw=compute_dw)
+
+
+def conv2d_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """max(conv, 0) by conv2d_forward's winner: fused when it fuses (kernels.epilogues)."""
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    chosen = _choose(x, w, b, params)
+    y, cache = epilogues.conv2d_relu_forward(get_backend(chosen), x, w, b, **params)
+    return y, (chosen, cache)
+
+
+def conv2d_relu_backward(dy, cache, *, compute_dx=True, compute_dw=True):
+    return epilogues.conv2d_relu_backward(get_backend(cache[0]), dy, cache[1],
+                                          compute_dx=compute_dx, compute_dw=compute_dw)
 
 
 def _pool_forward(op, x, kernel_size, stride, padding):
@@ -284,8 +288,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    chosen, inner = cache
-    return get_backend(chosen).max_pool2d_backward(dy, inner)
+    return get_backend(cache[0]).max_pool2d_backward(dy, cache[1])
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
@@ -294,5 +297,4 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dy, cache):
-    chosen, inner = cache
-    return get_backend(chosen).avg_pool2d_backward(dy, inner)
+    return get_backend(cache[0]).avg_pool2d_backward(dy, cache[1])

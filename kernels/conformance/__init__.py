@@ -17,6 +17,7 @@ Categories, one or more test modules each (`CATEGORY` in the module):
     no mutation   inputs unchanged; a forward cache survives several backward calls
     dtype         float32 stays float32, float64 stays float64
     layouts       non-contiguous views give the contiguous result
+    epilogues     a backend that fuses ReLU into its passes (optional) fuses it right
 
 Every test consults the backend before it chooses a configuration: one outside the backend's
 `unsupported(geometry)` is skipped as "out of declared range: <reason>", a pass outside its
@@ -29,10 +30,10 @@ Importing this package imports nothing heavy; the test modules need pytest and H
 """
 
 CATEGORIES = ("grid", "properties", "oracles", "passes apart", "bad inputs", "non-finite",
-              "no mutation", "dtype", "layouts")
+              "no mutation", "dtype", "layouts", "epilogues")
 SUITE = ("test_grid_conv", "test_grid_pool", "test_properties", "test_oracle_scipy",
          "test_oracle_torch", "test_passes_apart", "test_bad_inputs", "test_non_finite",
-         "test_no_mutation", "test_dtype", "test_layouts")
+         "test_no_mutation", "test_dtype", "test_layouts", "test_epilogues")
 
 
 def suite_tests() -> dict:

@@ -21,6 +21,8 @@ import ctypes
 import os
 import platform
 import sys
+import types
+from pathlib import Path
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
 MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's ceiling on 64-bit systems
@@ -97,3 +99,13 @@ def cpu_model() -> str:
                         if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
+
+
+def source_files(module) -> list[Path]:
+    """A module's code: its file, or every file of its package; for an object that is not a
+    module (a backend instance), those of the module that defines its class."""
+    if not isinstance(module, types.ModuleType):
+        module = sys.modules.get(type(module).__module__)
+    if hasattr(module, "__path__"):
+        return sorted(p for folder in module.__path__ for p in Path(folder).rglob("*.py"))
+    return [Path(module.__file__)] if getattr(module, "__file__", None) else []

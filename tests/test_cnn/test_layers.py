@@ -291,6 +291,48 @@ def test_whole_model_gradients_naive_tiny():
     whole_model_check("tiny", "naive", n=1, per_tensor=4, seed=12)
 
 
+@pytest.mark.parametrize("arch", ["tiny", "convnet"])
+def test_whole_model_gradients_with_relu_fused(arch):
+    """The blocked backend fuses each conv's ReLU (kernels.epilogues): the model skips the
+    ReLU layers and the gradients still match finite differences."""
+    model = build_model(arch, backend=kernels.get_backend("blocked"), dtype=np.float64)
+    model.forward(np.zeros((1, 1, 28, 28)))
+    assert model.fused, "the blocked backend should fuse the conv + ReLU pairs"
+    whole_model_check(arch, "blocked", n=2, per_tensor=4, seed=13)
+
+
+@pytest.mark.parametrize("arch", ["convnet", "tiny"])
+def test_fused_and_separate_relu_give_the_same_step(arch, monkeypatch):
+    """The same training step with the ReLU fused into the blocked convolutions and with
+    separate ReLU layers: the loss and every gradient bit for bit (the mask is applied to
+    the same products, the bias gradient summed from the same blocked dy)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, 6)
+    results = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr("kernels.epilogues.fuses_relu", lambda backend: False)
+        model = build_model(arch, backend=kernels.get_backend("blocked"))
+        loss, logits = model.loss_and_grads(x, labels)
+        assert bool(model.fused) == fused
+        results.append((loss, logits, [g.copy() for _, _, g in model.parameters()]))
+    (loss_f, logits_f, grads_f), (loss_s, logits_s, grads_s) = results
+    assert loss_f == loss_s
+    np.testing.assert_array_equal(logits_f, logits_s, strict=True)
+    for fused_grad, separate_grad in zip(grads_f, grads_s):
+        np.testing.assert_array_equal(fused_grad, separate_grad, strict=True)
+
+
+def test_no_fusion_without_a_relu_or_a_fusing_backend():
+    """lenet5 (tanh) fuses nothing; im2col has no fused pass, so its ReLU layers run."""
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    for arch, backend in (("lenet5", "blocked"), ("convnet", "im2col")):
+        model = build_model(arch, backend=kernels.get_backend(backend))
+        model.forward(x)
+        assert model.fused == set(), (arch, backend)
+
+
 # ------------------------------------------------------------------ initialisation
 
 

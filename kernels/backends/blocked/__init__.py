@@ -57,15 +57,24 @@ def _chunks(N):
 @quiet_nonfinite
 def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Block x (with its padding) and w, run the register-tiled kernel, unblock y (+ b)."""
-    geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
-                          groups=groups)
+    return _forward(x, w, b, dict(stride=stride, padding=padding, dilation=dilation,
+                                  groups=groups), relu=False)
+
+
+@quiet_nonfinite
+def conv2d_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """max(conv2d_forward(...), 0) in one call: the ReLU rides on the unblocking pass."""
+    return _forward(x, w, b, dict(stride=stride, padding=padding, dilation=dilation,
+                                  groups=groups), relu=True)
+
+
+def _forward(x, w, b, params, relu):
+    geo = conv2d_geometry(x, w, b, **params)
     B = block_width(geo.dtype)
     steps = (*geo.stride, *geo.dilation)
     if _is_depthwise(geo):
-        y, (xb, wd) = depthwise.conv_forward(x, w, geo, B)
-        if b is not None:
-            y += b[:, None, None]
-        return y, (xb, wd, geo, B)
+        y, (xb, wd) = depthwise.conv_forward(x, w, b, geo, B, relu)
+        return y, (xb, wd, geo, B, y if relu else None)
     xb = layout.block_activations(x, geo.groups, B, geo.pad)
     wf = layout.block_weights(np.asarray(w), geo.groups, B)
     Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
@@ -73,30 +82,35 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     with compiled_with_slp():
         tiles = forward.pixels_per_tile(geo.Wo)
         forward.kernel(B, *tiles)(xb, wf, yb, Cgb, Fgb, geo.Cg, *steps)
-    # the bias is added while the blocks are converted back: no extra pass over y
-    y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo), bias=b)
-    return y, (xb, w, geo, B)
+    # the epilogue (bias, ReLU) is applied while the blocks are converted back: no extra pass
+    # over y. The cache keeps y itself for ReLU's backward mask (y > 0): a bool mask written
+    # here and read in backward measured slower (its select did not vectorise).
+    y = layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo), bias=b, relu=relu)
+    return y, (xb, w, geo, B, y if relu else None)
 
 
 @quiet_nonfinite
 def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
-    """dx by the transposed tile (scattered per tap), dw by batch-split partial sums."""
-    xb, w, geo, B = cache
+    """dx by the transposed tile (scattered per tap), dw by batch-split partial sums; after
+    conv2d_relu_forward, of dy * (y > 0), the mask applied while dy is blocked."""
+    xb, w, geo, B, gate = cache
     check_grad(dy, geo)
     if _is_depthwise(geo):
-        dx, dw = depthwise.conv_backward(dy, xb, w, geo, B, _chunks(geo.N), compute_dx,
-                                        compute_dw)
+        dx, dw, db = depthwise.conv_backward(dy, xb, w, geo, B, _chunks(geo.N), compute_dx,
+                                            compute_dw, gate)
     else:
-        dx, dw = _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw)
-    db = dy.sum(axis=(0, 2, 3)) if compute_dw and geo.has_bias else None
-    return dx, dw, db
+        dx, dw, db = _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw, gate)
+    return dx, dw, db if compute_dw and geo.has_bias else None
 
 
-def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw):
+conv2d_relu_backward = conv2d_backward  # the cache says whether a ReLU was fused
+
+
+def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw, gate):
     steps = (*geo.stride, *geo.dilation)
     Cgb, Fgb = layout.blocks(geo.Cg, B), layout.blocks(geo.Fg, B)
-    dyb = layout.block_activations(dy, geo.groups, B)
-    dx = dw = None
+    dyb = layout.block_activations(dy, geo.groups, B, gate=gate)
+    dx = dw = db = None
     if compute_dx:
         wt = layout.block_weights_transposed(np.asarray(w), geo.groups, B)
         dxb = np.empty_like(xb)
@@ -112,7 +126,8 @@ def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw):
             backward_weights.kernel(B)(xb, dyb, partials, Cgb, Fgb, geo.Cg, *steps)
         dw = layout.unblock_weights(backward_weights.reduce_partials(partials), geo.groups,
                                     geo.w_shape)
-    return dx, dw
+        db = layout.channel_sums(dyb, geo.groups, geo.F) if geo.has_bias else None
+    return dx, dw, db
 
 
 # Pooling is not a convolution: this backend uses the Numba backend's pooling kernels.
@@ -120,5 +135,6 @@ POOLING_FROM = "numba"
 from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
                      max_pool2d_backward, max_pool2d_forward)
 
-__all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "max_pool2d_forward",
+__all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "conv2d_relu_forward",
+           "conv2d_relu_backward", "max_pool2d_forward",
            "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]

@@ -187,8 +187,9 @@ def weights_from_blocked(wd, channels):
     return np.ascontiguousarray(w).reshape(channels * m, 1, kh, kw)
 
 
-def conv_forward(x, w, geo, B):
-    """(y, (xb, wd)): the depthwise forward pass, conversions included."""
+def conv_forward(x, w, b, geo, B, relu=False):
+    """(y, (xb, wd)): the depthwise forward pass, conversions, bias b (or None) and ReLU
+    (when relu) included."""
     N, C, m = geo.N, geo.C, geo.F // geo.C
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     xb = layout.block_activations(x, 1, B, geo.pad)
@@ -198,20 +199,35 @@ def conv_forward(x, w, geo, B):
         forward_rows(_rows(xb), tiled_weights(wd, geo.Wo), _rows(yb), sh, dh, dw * B)
     else:
         forward(xb, wd, yb, sh, sw, dh, dw)
+    if m == 1:  # the usual depthwise layer: bias and ReLU ride on the conversion
+        y = layout.unblock_activations(yb.reshape(N, *yb.shape[2:]), 1, C, (geo.Ho, geo.Wo),
+                                       bias=b, relu=relu)
+        return y, (xb, wd)
     y = layout.unblock_activations(yb.reshape(N * m, *yb.shape[2:]), 1, C, (geo.Ho, geo.Wo))
     y = np.ascontiguousarray(y.reshape(N, m, C, geo.Ho, geo.Wo).swapaxes(1, 2))
-    return y.reshape(geo.y_shape), (xb, wd)
+    y = y.reshape(geo.y_shape)
+    if b is not None:
+        y += b[:, None, None]
+    if relu:
+        np.maximum(y, y.dtype.type(0), out=y)
+    return y, (xb, wd)
 
 
-def conv_backward(dy, xb, wd, geo, B, chunks, compute_dx, compute_dw):
-    """(dx, dw) of the depthwise layer; None for a pass not asked for."""
+def conv_backward(dy, xb, wd, geo, B, chunks, compute_dx, compute_dw, gate=None):
+    """(dx, dw, db) of the depthwise layer (db None without a bias); None for a pass not
+    asked for. With `gate` (the forward's ReLU output, y's shape), the gradient is
+    dy * (gate > 0), masked while dy is blocked."""
     N, C, m = geo.N, geo.C, geo.F // geo.C
     (sh, sw), (dh, dw_) = geo.stride, geo.dilation
-    per_multiplier = np.ascontiguousarray(
-        dy.reshape(N, C, m, geo.Ho, geo.Wo).swapaxes(1, 2)).reshape(N * m, C, geo.Ho, geo.Wo)
-    dyb = layout.block_activations(per_multiplier, 1, B)
+
+    def per_multiplier(a):
+        return np.ascontiguousarray(
+            a.reshape(N, C, m, geo.Ho, geo.Wo).swapaxes(1, 2)).reshape(N * m, C, geo.Ho, geo.Wo)
+
+    dyb = layout.block_activations(per_multiplier(dy), 1, B,
+                                   gate=None if gate is None else per_multiplier(gate))
     dyb = dyb.reshape(N, m, *dyb.shape[1:])
-    dx = dw = None
+    dx = dw = db = None
     if compute_dx:
         dxb = np.empty_like(xb)
         if sw == 1:
@@ -230,7 +246,10 @@ def conv_backward(dy, xb, wd, geo, B, chunks, compute_dx, compute_dw):
             backward_weights(xb, dyb, partials, sh, sw, dh, dw_)
             total = _in_order(partials)
         dw = weights_from_blocked(total, C)
-    return dx, dw
+        if geo.has_bias:
+            sums = dyb.sum(axis=(0, 3, 4)).reshape(m, -1)[:, :C]  # [k, c]: filter c*m + k
+            db = np.ascontiguousarray(sums.T).reshape(C * m)
+    return dx, dw, db
 
 
 def _rows(blocked):

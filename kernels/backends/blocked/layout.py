@@ -33,11 +33,14 @@ def blocks(channels: int, width: int) -> int:
 # cost 1.5x: Numba tests every possibly negative index.)
 
 @njit(parallel=True, **_JIT)
-def _block(x, groups, Cg, top, left, out):
-    """out (N, G*Cgb, Hp, Wp, B) from x (N, C, H, W): the channels in place, zeros around."""
+def _block(x, groups, Cg, top, left, gate, out):
+    """out (N, G*Cgb, Hp, Wp, B) from x (N, C, H, W): the channels in place, zeros around;
+    where gate (x's shape, or empty) is given, x * (gate > 0): ReLU's backward on the way in,
+    gate being the ReLU's output."""
     N, C, H, W = x.shape
     blocks_total, Hp, Wp, B = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
     Cgb = blocks_total // groups
+    gated = gate.shape[0] > 0
     for job in prange(N * blocks_total):
         n, blk = job // blocks_total, job % blocks_total
         g, cb = blk // Cgb, blk % Cgb
@@ -57,15 +60,24 @@ def _block(x, groups, Cg, top, left, out):
             inner = row[left:left + W]  # a slice: no possibly negative index per element
             for lane in range(real):
                 src = x[n, first + lane, h]
-                for v in range(W):
-                    inner[v, lane] = src[v]
+                if gated:
+                    on = gate[n, first + lane, h]
+                    for v in range(W):
+                        # a product, as dy * mask (a NaN in dy stays NaN where the mask is 0),
+                        # and branch-free: a random mask would mispredict half the branches
+                        value = src[v]
+                        inner[v, lane] = value if on[v] > 0 else value * 0
+                else:
+                    for v in range(W):
+                        inner[v, lane] = src[v]
 
 
 @njit(parallel=True, **_JIT)
-def _unblock(blocked, groups, Fg, top, left, bias, out):
+def _unblock(blocked, groups, Fg, top, left, bias, relu, out):
     """out (N, G*Fg, H, W) = the real channels of blocked (N, G*Fgb, Hb, Wb, B) from row
     `top` and column `left` on (a crop when the blocked planes carry padding), plus
-    bias[channel] when bias is not empty (the forward's bias, added in the same pass)."""
+    bias[channel] when bias is not empty, then max(., 0) when relu: the forward's ReLU
+    epilogue, in the same pass (NaN stays NaN, as np.maximum)."""
     N, F, H, W = out.shape
     blocks_total, B = blocked.shape[1], blocked.shape[4]
     Fgb = blocks_total // groups
@@ -79,30 +91,49 @@ def _unblock(blocked, groups, Fg, top, left, bias, out):
             row = plane[top + h, left:left + W]
             for lane in range(real):
                 dst = out[n, first + lane, h]
-                for v in range(W):
-                    dst[v] = row[v, lane]
-                if bias.shape[0]:
-                    dst += bias[first + lane]
+                add = bias[first + lane] if bias.shape[0] else row[0, lane] * 0
+                # one pass, each value loaded once and stored unconditionally: it vectorises
+                if relu:
+                    for v in range(W):
+                        value = row[v, lane] + add
+                        dst[v] = 0 if value <= 0 else value
+                elif bias.shape[0]:
+                    for v in range(W):
+                        dst[v] = row[v, lane] + add
+                else:
+                    for v in range(W):
+                        dst[v] = row[v, lane]
 
 
-def block_activations(x, groups, width, pad=(0, 0, 0, 0)):
-    """x (N, C, H, W), any strides -> (N, G*Cgb, H+top+bottom, W+left+right, width)."""
+def block_activations(x, groups, width, pad=(0, 0, 0, 0), gate=None):
+    """x (N, C, H, W), any strides -> (N, G*Cgb, H+top+bottom, W+left+right, width); with
+    `gate` (x's shape: a ReLU's output), x * (gate > 0) is blocked instead (its backward)."""
     N, C, H, W = x.shape
     Cg = C // groups
     top, bottom, left, right = pad
     out = np.empty((N, groups * blocks(Cg, width), H + top + bottom, W + left + right, width),
                    dtype=x.dtype)
-    _block(np.ascontiguousarray(x), groups, Cg, top, left, out)
+    gate = np.zeros((0, 0, 0, 0), x.dtype) if gate is None else np.ascontiguousarray(gate)
+    _block(np.ascontiguousarray(x), groups, Cg, top, left, gate, out)
     return out
 
 
-def unblock_activations(blocked, groups, channels, shape_hw, corner=(0, 0), bias=None):
+def unblock_activations(blocked, groups, channels, shape_hw, corner=(0, 0), bias=None,
+                        relu=False):
     """The NCHW array (N, channels, *shape_hw) that `blocked` holds, cropped at `corner`,
-    plus `bias` (channels,) when given."""
+    plus `bias` (channels,) when given, through max(., 0) when `relu`."""
     out = np.empty((blocked.shape[0], channels) + tuple(shape_hw), dtype=blocked.dtype)
     bias = np.zeros(0, blocked.dtype) if bias is None else np.ascontiguousarray(bias)
-    _unblock(blocked, groups, channels // groups, corner[0], corner[1], bias, out)
+    _unblock(blocked, groups, channels // groups, corner[0], corner[1], bias, relu, out)
     return out
+
+
+def channel_sums(blocked, groups, channels):
+    """(channels,): each real channel of blocked (N, G*Cgb, H, W, B) summed over N, H, W (the
+    bias gradient, from the blocked dy: the masked one when ReLU is fused)."""
+    G = groups
+    sums = blocked.sum(axis=(0, 2, 3)).reshape(G, -1)
+    return np.ascontiguousarray(sums[:, :channels // G]).reshape(channels)
 
 
 def _grouped_padded(w, groups, width):
