@@ -123,7 +123,8 @@ def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw, gate):
         partials = np.empty((_chunks(geo.N), dyb.shape[1], Cgb, geo.kh, geo.kw, B, B),
                             dtype=geo.dtype)
         with compiled_with_slp():
-            backward_weights.kernel(B)(xb, dyb, partials, Cgb, Fgb, geo.Cg, *steps)
+            taps = backward_weights.taps_per_tile(geo.kw)
+            backward_weights.kernel(B, *taps)(xb, dyb, partials, Cgb, Fgb, geo.Cg, *steps)
         dw = layout.unblock_weights(backward_weights.reduce_partials(partials), geo.groups,
                                     geo.w_shape)
         db = layout.channel_sums(dyb, geo.groups, geo.F) if geo.has_bias else None
