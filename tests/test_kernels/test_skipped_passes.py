@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import kernels
+import kernels.backends.blocked as blocked
 import kernels.backends.fft as fft
 import kernels.backends.im2col as im2col
 import kernels.backends.numba.conv as numba_conv
@@ -45,6 +46,8 @@ SPIES = {
     "strided": (strided, ["_transposed_conv", "_scatter_taps"], []),
     "numba": (numba_conv, ["_backward_data_flat", "_backward_data_plain"],
               ["_backward_weights_flat", "_backward_weights_plain"]),
+    "blocked": (blocked, ["backward_data.kernel", "layout.block_weights_transposed"],
+                ["backward_weights.kernel", "backward_weights.reduce_partials"]),
     # Transform algorithms: the inverse transform onto dx, and the filter-side adjoint.
     "winograd2x2": (winograd, ["scatter_tiles"], ["_filter_gradient", "Winograd._input_tiles"]),
     "winograd4x4": (winograd, ["scatter_tiles"], ["_filter_gradient", "Winograd._input_tiles"]),
