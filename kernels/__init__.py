@@ -64,7 +64,9 @@ class Backend(Protocol):
     `ERROR_MODEL` ("winograd", "fft") where its rounding is not a plain sum's (default
     "direct": the conformance suite's elementwise bound, see kernels.conformance.compare);
     `conv2d_relu_forward` and `conv2d_relu_backward` where a following ReLU is fused into
-    the passes (kernels.epilogues, which composes them for every other backend).
+    the passes (kernels.epilogues, which composes them for every other backend);
+    `conversions(x, w, b, dy, **params)` where each pass converts layouts: {pass: a call
+    doing only its conversions}, so the report can say what share of a pass they take.
     """
 
     name: str

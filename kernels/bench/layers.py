@@ -74,15 +74,39 @@ def prepare(case, backend_name, dtype, quick):
     if missing:
         passes = {k: f for k, f in passes.items() if k not in missing}
         both = passes["forward"]
+    conversions = {}
+    if case.kind == "conv" and callable(getattr(backend, "conversions", None)):
+        calls = backend.conversions(*arrays, **case.params())
+        conversions = {f"{name}{CONVERSIONS}": calls[name] for name in passes if name in calls}
     return dict(backend=backend, passes=passes, both=both, cache=cache, scale=scale,
                 note=note, first_call=time.perf_counter() - start, not_computed=missing,
-                library=is_library(backend_name))
+                library=is_library(backend_name), conversions=conversions)
+
+
+CONVERSIONS = " conversions"  # a pass's name + this: the layout conversions inside that pass
+
+
+def timed_calls(prepared):
+    """Everything to time for one contender: its passes, and for a backend that converts
+    layouts (an optional `conversions(x, w, b, dy, **params)` giving each pass's conversions
+    alone, as kernels.backends.blocked does) those conversions, timed in the same turns so
+    their share of each pass is a ratio measured alike."""
+    return {**prepared["passes"], **prepared.get("conversions", {})}
+
+
+def conversion_shares(prepared, timings) -> dict | None:
+    """{pass: median seconds of its layout conversions / median seconds of the pass}."""
+    if not prepared.get("conversions"):
+        return None
+    return {name: timings[name + CONVERSIONS]["median"] / timings[name]["median"]
+            for name in prepared["passes"] if name + CONVERSIONS in timings}
 
 
 def finish(prepared, timings):
     """A backend's result on a case from its prepare() and the timings of its passes
     ({pass: measure()'s statistics}): times scaled to the batch, first-call cost (where Numba
-    compiles), workspace, and for a dispatcher the backend it chose."""
+    compiles), workspace, each pass's share spent converting layouts (a backend that says
+    which calls those are), and for a dispatcher the backend it chose."""
     passes, scale = prepared["passes"], prepared["scale"]
     result = {name: {k: v * scale if isinstance(v, float) else v
                      for k, v in timings[name].items()} for name in passes}
@@ -96,6 +120,8 @@ def finish(prepared, timings):
         result["note"] = prepared["note"]
     if prepared.get("not_computed"):
         result["not_computed"] = prepared["not_computed"]
+    if (shares := conversion_shares(prepared, timings)) is not None:
+        result["conversion_share"] = shares
     winner = getattr(prepared["backend"], "winner", None)  # a dispatcher says who computed
     if winner is not None:
         result["chose"] = winner(prepared["cache"])

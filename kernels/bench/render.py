@@ -57,7 +57,20 @@ def print_case(entry):
     print(f"{entry['name']}  {entry['description']}{flops}")
     print(_aligned(*table(entry)))
     notes = sorted({r["note"] for r in entry["results"].values() if "note" in r})
+    notes += [f"{b}: layout conversions take {shares}" for b, shares in conversions(entry)]
     print("".join(f"  * {note}\n" for note in notes + unsupported_notes(entry)), flush=True)
+
+
+PASS_LABELS = dict(forward="forward", backward_data="backward-data",
+                   backward_weights="backward-weights")
+
+
+def conversions(entry) -> list[tuple[str, str]]:
+    """(backend, "12% of forward, ...") for each backend that reported the share of its
+    passes spent converting layouts (kernels.bench.layers.conversion_shares)."""
+    return [(b, ", ".join(f"{share:.0%} of {PASS_LABELS[p]}" for p, share in
+                          r["conversion_share"].items()))
+            for b, r in entry["results"].items() if r.get("conversion_share")]
 
 
 def print_libraries_summary(rows):
@@ -176,6 +189,11 @@ def markdown(report) -> str:
                    for line in unsupported_notes(c)]:
         lines += ["", "Not computed (the rows marked so above):", "",
                   *(f"- {line}" for line in skipped)]
+    if shares := [[c["name"], b, text] for c in report["cases"] for b, text in conversions(c)]:
+        lines += ["", "Layout conversions: the share of each pass's median time spent "
+                      "converting to and from the blocked layouts (timed alone, in the same "
+                      "turns)", ""] + _markdown_table(["case", "backend", "share"], shares,
+                                                      align="<<<")
     if report.get("libraries_vs_ours"):
         lines += ["", "Libraries against ours, per case and pass (median ms; ours / library "
                       "below 1.00x: ours is faster)", ""]
@@ -217,7 +235,9 @@ CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose", "forw
               "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
               "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
               "normwise_error_y", "normwise_error_dx", "normwise_error_dw",
-              "workspace_bytes", "flops_per_byte", "first_call_seconds", "note", "unsupported")
+              "workspace_bytes", "flops_per_byte", "first_call_seconds",
+              "conversion_share_forward", "conversion_share_backward_data",
+              "conversion_share_backward_weights", "note", "unsupported")
 
 
 def csv_text(report) -> str:
@@ -240,6 +260,8 @@ def csv_text(report) -> str:
                     NOT_COMPUTED if name in r.get("not_computed", ()) else None
             row["total_ms"] = None if r["total_seconds"] is None else r["total_seconds"] * 1e3
             row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
+            row.update({f"conversion_share_{k}": v
+                        for k, v in (r.get("conversion_share") or {}).items()})
             row.update({f"normwise_error_{k}": v
                         for k, v in (r.get("error_normwise") or {}).items()})
             writer.writerow(row)

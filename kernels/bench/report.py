@@ -266,7 +266,7 @@ def _measure_case(case, plan, dtype, torch_version):
     # The others take turns, PyTorch included, so the ratios between them are not at the
     # mercy of when a burst of load hit the shared machine.
     contenders = {(b, name): fn for b, p in prepared.items() if b not in timings
-                  for name, fn in p["passes"].items()}
+                  for name, fn in layers.timed_calls(p).items()}
     if torch_version:
         contenders.update({("torch", name): fn
                            for name, fn in layers.torch_passes(case, dtype).items()})

@@ -438,3 +438,29 @@ def test_a_float64_report_does_not_measure_its_error_against_float64(tmp_path):
     assert "n/a" in stdout
     assert all(t["met"] is None for t in data["targets"])
     assert any(t["applicable"] is False and "float64" in t["note"] for t in data["targets"])
+
+
+def test_layout_conversions_share_of_each_pass_is_reported(tmp_path):
+    """blocked says which calls of each pass are layout conversions: the report times them
+    in the same turns and gives their share of each pass in the JSON, the console, the
+    Markdown and the CSV; a backend without conversions gets none."""
+    import csv
+
+    paths = {k: tmp_path / f"r.{k}" for k in ("json", "md", "csv")}
+    code, stdout = run_report(["--case", "name=c,N=2,C=17,H=9,W=11,F=19,k=3,padding=1",
+                               "--case", "name=dw,N=2,C=8,H=9,W=9,F=8,k=3,groups=8",
+                               "--backends", "im2col,blocked", "--sections", "conv",
+                               "--repeats", "1", "--threads", "1", "--no-torch",
+                               "--json", str(paths["json"]), "--markdown", str(paths["md"]),
+                               "--csv", str(paths["csv"])])
+    assert code == 0
+    report = json.loads(paths["json"].read_text())
+    passes = ["forward", "backward_data", "backward_weights"]
+    for case in report["cases"]:
+        shares = case["results"]["blocked"]["conversion_share"]
+        assert list(shares) == passes and all(s > 0 for s in shares.values()), shares
+        assert "conversion_share" not in case["results"]["im2col"]
+        assert f"blocked: layout conversions take {shares['forward']:.0%} of forward" in stdout
+    assert "Layout conversions" in paths["md"].read_text()
+    rows = [r for r in csv.DictReader(paths["csv"].open()) if r["backend"] == "blocked"]
+    assert len(rows) == 2 and all(float(r["conversion_share_backward_data"]) > 0 for r in rows)

@@ -131,11 +131,50 @@ def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw, gate):
     return dx, dw, db
 
 
+def conversions(x, w, b, dy, *, stride=1, padding=0, dilation=1, groups=1):
+    """{pass: a call running only that pass's layout conversions} - what each pass does
+    besides its kernel (blocking x or dy and w, unblocking y, dx or dw), for the report's
+    share of the time they take (kernels.bench.layers)."""
+    geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                          groups=groups)
+    B, w, corner = block_width(geo.dtype), np.asarray(w), (geo.pad[0], geo.pad[2])
+    if _is_depthwise(geo):
+        m, C = geo.F // geo.C, geo.C
+        xb = layout.block_activations(x, 1, B, geo.pad)
+        yb = np.zeros((geo.N * m, xb.shape[1], geo.Ho, geo.Wo, B), geo.dtype)
+        wd = depthwise.weights_to_blocked(w, C, B)
+        per_image = dy.reshape(geo.N * m, C, geo.Ho, geo.Wo)  # dy's bytes, as blocked there
+        return dict(
+            forward=lambda: (layout.block_activations(x, 1, B, geo.pad),
+                             depthwise.weights_to_blocked(w, C, B),
+                             layout.unblock_activations(yb, 1, C, (geo.Ho, geo.Wo))),
+            backward_data=lambda: (layout.block_activations(per_image, 1, B),
+                                   depthwise.tiled_weights(wd, geo.Wo),
+                                   layout.unblock_activations(xb, 1, C, (geo.H, geo.W),
+                                                              corner)),
+            backward_weights=lambda: (layout.block_activations(per_image, 1, B),
+                                      depthwise.weights_from_blocked(wd, C)))
+    xb = layout.block_activations(x, geo.groups, B, geo.pad)
+    yb = np.zeros((geo.N, geo.groups * layout.blocks(geo.Fg, B), geo.Ho, geo.Wo, B), geo.dtype)
+    wf = layout.block_weights(w, geo.groups, B)
+    return dict(
+        forward=lambda: (layout.block_activations(x, geo.groups, B, geo.pad),
+                         layout.block_weights(w, geo.groups, B),
+                         layout.unblock_activations(yb, geo.groups, geo.F, (geo.Ho, geo.Wo),
+                                                    bias=b)),
+        backward_data=lambda: (layout.block_activations(dy, geo.groups, B),
+                               layout.block_weights_transposed(w, geo.groups, B),
+                               layout.unblock_activations(xb, geo.groups, geo.C,
+                                                          (geo.H, geo.W), corner)),
+        backward_weights=lambda: (layout.block_activations(dy, geo.groups, B),
+                                  layout.unblock_weights(wf, geo.groups, geo.w_shape)))
+
+
 # Pooling is not a convolution: this backend uses the Numba backend's pooling kernels.
 POOLING_FROM = "numba"
 from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
                      max_pool2d_backward, max_pool2d_forward)
 
 __all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "conv2d_relu_forward",
-           "conv2d_relu_backward", "max_pool2d_forward",
+           "conv2d_relu_backward", "conversions", "max_pool2d_forward",
            "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
