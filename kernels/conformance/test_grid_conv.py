@@ -59,6 +59,13 @@ CONV_CASES = {
                               dict(stride=2, padding=(1, 2), dilation=(2, 1), groups=2)),
     "pair-args-as-lists": (1, 2, 7, 7, 2, (3, 2),
                            dict(stride=[2, 1], padding=[1, 0], dilation=[1, 2])),
+    # Sizes that are not multiples of a vector register's lanes (8 or 16) or of a register
+    # tile's pixels: a kernel that blocks channels, widths or the batch must handle the
+    # partial block after full ones (the blocked backend's remainders).
+    "blocks-C17-F19-W13-N3": (3, 17, 5, 13, 19, (3, 3), dict(padding=1)),
+    "blocks-groups2-Cg17-Fg19": (2, 34, 5, 9, 38, (3, 3), dict(groups=2, stride=2, padding=1)),
+    "blocks-depthwise-C18": (2, 18, 6, 11, 18, (3, 3), dict(groups=18, padding=1)),
+    "blocks-W17-k5": (1, 3, 5, 17, 5, (5, 5), dict(padding=2)),
 }
 
 
