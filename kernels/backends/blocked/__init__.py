@@ -19,7 +19,10 @@ im2col copy, no GEMM call and no padded/dropped columns: only the definition's p
 so NaN and inf land where the naive definition puts them. Depthwise layers block the
 channels across the groups (depthwise.py). Channel counts that are not a multiple of B are
 zero-padded; the conversions to and from NCHW (with the spatial padding written in the same
-pass) are part of every call's time.
+pass) are part of every call's time (`conversions` names them, so the report can time their
+share). They also carry the fused epilogue (kernels.epilogues): conv2d_relu_forward adds
+the bias and applies ReLU while y is converted back, and its backward applies ReLU's mask
+(y > 0, from the y the cache keeps) while dy is blocked.
 
 Costs: the conversions read and write every activation once more per pass; a group whose
 Cg or Fg is far below B wastes lanes (grouped layers with small groups); a kernel compiles
