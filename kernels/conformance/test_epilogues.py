@@ -83,16 +83,23 @@ def test_fused_relu_passes_apart(backend, case):
     np.testing.assert_array_equal(only_dw[2], db, strict=True)
 
 
-def test_fused_relu_non_finite_as_separate_relu(backend):
-    """A NaN reaching an output stays NaN (np.maximum), and a NaN in dy stays NaN where the
-    mask is 0 (dy * mask): the fused pair computes what conv + ReLU layer compute."""
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_fused_relu_non_finite_as_separate_relu(backend, bias):
+    """A NaN or inf reaching an output lands where max(conv, 0) puts it, and nowhere else
+    (np.maximum: NaN stays NaN, +inf stays, -inf is 0); a NaN in dy stays NaN where the mask
+    is 0 (dy * mask): the fused pair computes what conv + ReLU layer compute."""
     _require_fused(backend)
-    rng, x, w, b, params = _inputs(backend, FUSED_CASES["k3-s1-p0"], True, np.float32)
+    rng, x, w, b, params = _inputs(backend, FUSED_CASES["k3-s1-p0"], bias, np.float32)
     x[0, 0, 2, 2] = np.nan
+    x[1, 0, 0, 0] = np.inf  # the first value of its rows: nothing else in them may change
     y, cache = backend.conv2d_relu_forward(x, w, b, **params)
     z, plain_cache = backend.conv2d_forward(x, w, b, **params)
-    np.testing.assert_array_equal(np.isnan(y), np.isnan(np.maximum(z, 0)))
+    expected = np.maximum(z, 0)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(expected))
     assert np.isnan(y).any()
+    if not bias:
+        return
     dy = rng.standard_normal(y.shape).astype(np.float32)
     zero_out = np.argwhere(y == 0)[0]
     dy[tuple(zero_out)] = np.nan

@@ -91,18 +91,17 @@ def _unblock(blocked, groups, Fg, top, left, bias, relu, out):
             row = plane[top + h, left:left + W]
             for lane in range(real):
                 dst = out[n, first + lane, h]
-                add = bias[first + lane] if bias.shape[0] else row[0, lane] * 0
                 # one pass, each value loaded once and stored unconditionally: it vectorises
-                if relu:
+                # (`relu` is loop-invariant)
+                if bias.shape[0]:
+                    add = bias[first + lane]
                     for v in range(W):
                         value = row[v, lane] + add
-                        dst[v] = 0 if value <= 0 else value
-                elif bias.shape[0]:
-                    for v in range(W):
-                        dst[v] = row[v, lane] + add
+                        dst[v] = 0 if relu and value <= 0 else value
                 else:
                     for v in range(W):
-                        dst[v] = row[v, lane]
+                        value = row[v, lane]
+                        dst[v] = 0 if relu and value <= 0 else value
 
 
 def block_activations(x, groups, width, pad=(0, 0, 0, 0), gate=None):
