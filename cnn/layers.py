@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import epilogues
 from kernels.shapes import conv2d_geometry, pool2d_geometry
 
 
@@ -59,17 +58,11 @@ class Conv2D(Layer):
 
     def forward(self, x, relu=False):
         """y; with relu, max(y, 0) by the backend's fused pass (the model asks for it only
-        when the backend fuses: kernels.epilogues)."""
-        params = dict(stride=self.stride, padding=self.padding)
-        w, b = self.params["w"], self.params["b"]
-        if relu:
-            y, self.cache = epilogues.conv2d_relu_forward(self.backend, x, w, b, **params)
-            # the generic wrapper's cache is (fused, backend cache): a dispatcher's winner
-            # is read from the backend's own cache
-            self.computed_by = _computed_by(self.backend, self.cache[1])
-        else:
-            y, self.cache = self.backend.conv2d_forward(x, w, b, **params)
-            self.computed_by = _computed_by(self.backend, self.cache)
+        when the backend has one: kernels.epilogues.fuses_relu)."""
+        run = self.backend.conv2d_relu_forward if relu else self.backend.conv2d_forward
+        y, self.cache = run(x, self.params["w"], self.params["b"], stride=self.stride,
+                            padding=self.padding)
+        self.computed_by = _computed_by(self.backend, self.cache)
         self.relu = relu
         return y
 
@@ -90,12 +83,8 @@ class Conv2D(Layer):
     def backward(self, dy, input_grad=True):
         """dx (None unless input_grad); dy is the gradient of what forward returned (after
         the ReLU when it was fused)."""
-        if self.relu:
-            dx, self.grads["w"], self.grads["b"] = epilogues.conv2d_relu_backward(
-                self.backend, dy, self.cache, compute_dx=input_grad)
-        else:
-            dx, self.grads["w"], self.grads["b"] = self.backend.conv2d_backward(
-                dy, self.cache, compute_dx=input_grad)
+        run = self.backend.conv2d_relu_backward if self.relu else self.backend.conv2d_backward
+        dx, self.grads["w"], self.grads["b"] = run(dy, self.cache, compute_dx=input_grad)
         self.cache = None  # free the columns/windows as soon as they are used
         return dx
 

@@ -6,7 +6,7 @@ kernels.bench.charts."""
 from __future__ import annotations
 
 from .columns import count, ms, ratio, size, table, unsupported_notes
-from .libraries import NOT_COMPUTED, environment_line, summary_rows
+from .libraries import NOT_COMPUTED, PASS_KEYS, environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -61,8 +61,7 @@ def print_case(entry):
     print("".join(f"  * {note}\n" for note in notes + unsupported_notes(entry)), flush=True)
 
 
-PASS_LABELS = dict(forward="forward", backward_data="backward-data",
-                   backward_weights="backward-weights")
+PASS_LABELS = {key: name for name, key in PASS_KEYS.items()}  # result key -> pass name
 
 
 def conversions(entry) -> list[tuple[str, str]]:
