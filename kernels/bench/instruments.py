@@ -17,6 +17,8 @@ import tracemalloc
 
 import numpy as np
 
+from ..support import runtime
+
 MIN_SAMPLE_SECONDS = 2e-3
 SETTLE_SECONDS = 0.1
 
@@ -106,18 +108,9 @@ def gemm_peak(dtype, repeats, n=1536):
 FMA_BYTES_PER_CYCLE = 64  # two 256-bit FMA pipes per core: Intel since Haswell, AMD Zen 2-4
 
 
-def _cpuinfo() -> str:
-    """/proc/cpuinfo's text ("" where there is none, e.g. macOS)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def clock_mhz(cpuinfo: str | None = None) -> float | None:
     """The highest "cpu MHz" in /proc/cpuinfo (None where there is none, e.g. macOS)."""
-    cpuinfo = _cpuinfo() if cpuinfo is None else cpuinfo
+    cpuinfo = runtime.cpuinfo() if cpuinfo is None else cpuinfo
     found = [float(line.split(":")[1]) for line in cpuinfo.splitlines()
              if line.startswith("cpu MHz")]
     return max(found) if found else None
@@ -126,7 +119,7 @@ def clock_mhz(cpuinfo: str | None = None) -> float | None:
 def physical_cores(cpuinfo: str | None = None) -> int | None:
     """Distinct (physical id, core id) pairs in /proc/cpuinfo: SMT siblings share one core's
     FMA units. None where the file does not say."""
-    cpuinfo = _cpuinfo() if cpuinfo is None else cpuinfo
+    cpuinfo = runtime.cpuinfo() if cpuinfo is None else cpuinfo
     cores, package = set(), None
     for key, _, value in (line.partition(":") for line in cpuinfo.splitlines()):
         if key.strip() == "physical id":
@@ -153,7 +146,7 @@ def machine_peak(dtype, threads: int) -> dict:
     """The report environment's `clock_mhz` and `vector_peak_gflops`: vector_peak() of the
     cores the run's threads can use, min(threads, physical cores) (all logical CPUs where
     the cores are unknown); both None where the clock is unknown."""
-    cpuinfo = _cpuinfo()
+    cpuinfo = runtime.cpuinfo()
     mhz = clock_mhz(cpuinfo)
     cores = min(threads, physical_cores(cpuinfo) or os.cpu_count() or threads)
     return dict(clock_mhz=mhz,

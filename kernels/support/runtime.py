@@ -91,14 +91,20 @@ def pin_threads(threads: int) -> dict:
     return info
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux /proc/cpuinfo), else what platform knows."""
+def cpuinfo() -> str:
+    """/proc/cpuinfo's text ("" where there is none, e.g. macOS)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+            return f.read()
+    except OSError:
+        return ""
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux /proc/cpuinfo), else what platform knows."""
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo().splitlines()
+             if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def source_files(module) -> list[Path]:

@@ -157,13 +157,13 @@ def test_physical_cores_count_smt_siblings_once():
 
 @pytest.mark.parametrize("threads, cores", [(1, 1), (4, 4), (8, 4)])
 def test_the_recorded_peak_is_that_of_the_cores_the_threads_use(monkeypatch, threads, cores):
-    monkeypatch.setattr(instruments, "_cpuinfo", lambda: CPUINFO)
+    monkeypatch.setattr(instruments.runtime, "cpuinfo", lambda: CPUINFO)
     peak = instruments.machine_peak("float32", threads)
     assert peak == dict(clock_mhz=2596.134, vector_peak_gflops=pytest.approx(
         cores * 16 * 2 * 2.596134))
 
 
 def test_no_clock_no_peak(monkeypatch):
-    monkeypatch.setattr(instruments, "_cpuinfo", lambda: "")
+    monkeypatch.setattr(instruments.runtime, "cpuinfo", lambda: "")
     assert instruments.machine_peak("float32", 2) == dict(clock_mhz=None,
                                                           vector_peak_gflops=None)
