@@ -74,12 +74,18 @@ def measure_alternated(contenders, repeats, *, warmup=1, rounds=3):
             for name in contenders}
 
 
+SAMPLE_DIGITS = 4  # significant digits of each stored sample: finer than any timing's noise
+
+
 def summary(samples, calls_per_sample=1, first_call=None):
-    """measure()'s statistics of per-call seconds sampled elsewhere."""
+    """measure()'s statistics of per-call seconds sampled elsewhere, and the samples
+    themselves in the order taken (to SAMPLE_DIGITS significant digits): `--compare` tests
+    two reports' samples against each other (kernels.bench.compare)."""
     p25, median, p75 = np.percentile(samples, [25, 50, 75])
     return dict(median=float(median), p25=float(p25), p75=float(p75),
                 min=float(np.min(samples)), repeats=len(samples),
-                calls_per_sample=calls_per_sample, first_call=first_call)
+                calls_per_sample=calls_per_sample, first_call=first_call,
+                samples=[float(f"{s:.{SAMPLE_DIGITS}g}") for s in samples])
 
 
 def measure_once(fn):

@@ -108,7 +108,8 @@ def finish(prepared, timings):
     compiles), workspace, each pass's share spent converting layouts (a backend that says
     which calls those are), and for a dispatcher the backend it chose."""
     passes, scale = prepared["passes"], prepared["scale"]
-    result = {name: {k: v * scale if isinstance(v, float) else v
+    result = {name: {k: v * scale if isinstance(v, float) else
+                     [s * scale for s in v] if k == "samples" else v
                      for k, v in timings[name].items()} for name in passes}
     result["first_call_seconds"] = prepared["first_call"] + sum(
         timings[p]["first_call"] for p in passes if p != "forward")
