@@ -22,7 +22,7 @@ from ..cases.custom import collect as collect_custom
 from ..support.command_line import Parser
 from ..support.files import atomic_write
 from ..support.runtime import usable_cores
-from . import charts, compare, render
+from . import charts, compare, machines, render
 from .outputs import output_problem, write_json
 from .report import SECTIONS, Plan, nothing_runs, run
 
@@ -70,10 +70,22 @@ def build_parser():
     parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
     parser.add_argument("--csv", metavar="PATH", help="one row per case and backend")
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
-                        help="measure nothing: print what changed between two --json reports "
-                             "(refused when they were not measured alike, see --force)")
+                        help="measure nothing: what changed between two --json reports, "
+                             "exit 1 on a significant slowdown beyond --threshold (refused "
+                             "when not measured alike, see --force; two machines: figures "
+                             "per machine, no verdict)")
+    parser.add_argument("--threshold", type=float, metavar="RATIO",
+                        help=f"--compare: the least new/old change that counts (default "
+                             f"{compare.THRESHOLD}: 10 %% slower)")
+    parser.add_argument("--alpha", type=float,
+                        help=f"--compare: the family-wise significance level of the "
+                             f"Mann-Whitney tests, Holm-corrected (default {compare.ALPHA})")
+    parser.add_argument("--machines", nargs="+", metavar="REPORT",
+                        help="measure nothing: per case, each report's machine's fastest of "
+                             "ours as a share of its measured peak and x its fastest "
+                             "framework (with --markdown PATH: also as Markdown)")
     parser.add_argument("--force", action="store_true",
-                        help="--compare: compare reports of another CPU, thread count, dtype, "
+                        help="--compare: compare reports of another thread count, dtype, "
                              "batch, --quick or schema anyway (the header lists the "
                              "differences)")
     return parser
@@ -164,15 +176,35 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     given = [a.option_strings[0] for a in parser._actions if a.option_strings
-             and a.dest not in ("help", "compare", "force") and
-             getattr(args, a.dest) != a.default]
+             and a.dest not in ("help", "compare", "force", "threshold", "alpha", "machines")
+             and getattr(args, a.dest) != a.default]
+    if args.compare and args.machines:
+        parser.error("--compare and --machines are two different reads: give one")
+    if args.machines:
+        if given := [g for g in given if g != "--markdown"] + \
+                [f for f in ("--force", "--threshold", "--alpha")
+                 if getattr(args, f[2:]) not in (None, False)]:
+            parser.error(f"--machines measures nothing: {', '.join(given)} "
+                         f"{'does' if len(given) == 1 else 'do'} not apply to it")
+        if problem := output_problem("--markdown", args.markdown):
+            parser.error(problem)
+        return machines.main(args.machines, markdown=args.markdown)
     if args.compare:
         if given:  # measuring options would be ignored: say so rather than ignore them
             parser.error(f"--compare measures nothing: {', '.join(given)} "
                          f"{'does' if len(given) == 1 else 'do'} not apply to it")
-        return compare.main(*args.compare, force=args.force)
-    if args.force:
-        parser.error("--force applies only to --compare")
+        threshold = compare.THRESHOLD if args.threshold is None else args.threshold
+        alpha = compare.ALPHA if args.alpha is None else args.alpha
+        if not threshold > 1:
+            parser.error(f"--threshold {threshold:g}: must be above 1 (e.g. 1.10 = 10 % "
+                         "slower)")
+        if not 0 < alpha < 1:
+            parser.error(f"--alpha {alpha:g}: must be between 0 and 1 (e.g. 0.01)")
+        return compare.main(*args.compare, force=args.force, threshold=threshold, alpha=alpha)
+    if flags := [f for f in ("--force", "--threshold", "--alpha")
+                 if getattr(args, f[2:]) not in (None, False)]:
+        parser.error(f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} "
+                     "only to --compare")
     report = run(plan_from(args, parser, argv))
     if args.json:
         write_json(args.json, report)
