@@ -21,6 +21,7 @@ times convolutions).
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..support import runtime
 from ..support.command_line import Parser
 from ..support.files import atomic_write
 from .outputs import output_problem, write_json
-from . import libraries as library_report, map_points
+from . import libraries as library_report, map_points, shards
 from .instruments import measure_alternated
 
 KERNELS = (1, 3, 5, 7, 9, 11)
@@ -88,17 +89,21 @@ def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32, libraries
 
 
 def sweep(backends, with_torch, repeats, kernels=KERNELS, channels=CHANNELS, sizes=SIZES,
-          batch=BATCH, progress=print, libraries=()):
+          batch=BATCH, progress=print, libraries=(), keep=None):
+    """Both panels' points; `keep(panel, k, C, H)`, when given, picks which are measured
+    (a --shard's)."""
     panels = {"channels": [], "size": []}
     for k in kernels:
         for C in channels:
-            panels["channels"].append(point(batch, C, SIZE_FOR_CHANNELS, k, backends,
-                                            with_torch, repeats, libraries=libraries))
-            progress(_line(panels["channels"][-1]))
+            if keep is None or keep("channels", k, C, SIZE_FOR_CHANNELS):
+                panels["channels"].append(point(batch, C, SIZE_FOR_CHANNELS, k, backends,
+                                                with_torch, repeats, libraries=libraries))
+                progress(_line(panels["channels"][-1]))
         for H in sizes:
-            panels["size"].append(point(batch, CHANNELS_FOR_SIZES, H, k, backends, with_torch,
-                                        repeats, libraries=libraries))
-            progress(_line(panels["size"][-1]))
+            if keep is None or keep("size", k, CHANNELS_FOR_SIZES, H):
+                panels["size"].append(point(batch, CHANNELS_FOR_SIZES, H, k, backends,
+                                            with_torch, repeats, libraries=libraries))
+                progress(_line(panels["size"][-1]))
     return panels
 
 
@@ -186,7 +191,21 @@ def main(argv=None) -> int:
                              "bench --case (repeatable)")
     parser.add_argument("--cases-file", action="append", metavar="FILE",
                         help="conv layers from a JSON or CSV file, as in bench --cases-file")
+    parser.add_argument("--backends", metavar="NAMES",
+                        help="comma-separated: only these of our algorithms (default: all of "
+                             "them)")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="measure only shard I of N (numbered from 1) of the points or "
+                             "cases, a deterministic split; `python -m kernels merge` joins "
+                             "the shards' --json files (kernels.bench.shards)")
     args = parser.parse_args(argv)
+    algorithms = available(ALGORITHM)
+    if args.backends is not None:
+        chosen = list(dict.fromkeys(args.backends.split(",")))
+        if unknown := [b for b in chosen if b not in algorithms]:
+            parser.error(f"--backends: {', '.join(map(repr, unknown))} is not one of our "
+                         f"algorithms; choose from {', '.join(algorithms)}")
+        algorithms = chosen
     try:
         cases = collect_custom(args.case, args.cases_file)
     except ValueError as error:
@@ -216,20 +235,41 @@ def main(argv=None) -> int:
     info["libraries_skipped"] = {**skipped, **broken}
     axes = dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)) if args.quick else \
         dict(kernels=KERNELS, channels=CHANNELS, sizes=SIZES)
+    shard, keep = None, None
+    if args.shard is not None:  # checked before anything is measured
+        units = shards.map_units(axes, cases)
+        try:
+            index, count = shards.parse(args.shard)
+            if problem := shards.check_count(units, count, "points to split"):
+                raise ValueError(problem)
+        except ValueError as error:
+            parser.error(str(error))
+        mine = shards.split(units, index, count)
+        shard = shards.record(index, count, mine, units, algorithms)
+        cases = [c for c in cases if f"case {c.name}" in mine]
+        keep = lambda panel, k, C, H: shards.point_unit(panel, k, C, H) in mine  # noqa: E731
     if cases:  # the user's layers instead of the sweeps
         axes = dict(kernels=(), channels=(), sizes=())
-        points = [map_points.case_point(c, available(ALGORITHM), libraries, with_torch,
-                                        args.repeats) for c in cases]
-        for p in points:
-            print(map_points.case_line(p))
-    panels = sweep(available(ALGORITHM), with_torch, args.repeats, **axes,
-                   libraries=libraries)
+        points = []
+        for c in cases:
+            points.append(map_points.case_point(c, algorithms, libraries, with_torch,
+                                                args.repeats))
+            print(map_points.case_line(points[-1]))
+    panels = sweep(algorithms, with_torch, args.repeats, **axes, libraries=libraries,
+                   keep=keep)
     result = dict(environment=dict(date=datetime.datetime.now(datetime.timezone.utc)
                                    .isoformat(timespec="seconds"), cpu=runtime.cpu_model(),
                                    command="python -m kernels map " + " ".join(argv), **info),
                   batch=BATCH, kernels_axis=list(axes["kernels"]),
                   channels_axis=list(axes["channels"]), sizes_axis=list(axes["sizes"]),
-                  panels=panels, cases=points if cases else [])
+                  panels=panels, cases=points if cases else [],
+                  settings=dict(quick=args.quick, repeats=args.repeats, batch=BATCH,
+                                dtype="float32", threads=args.threads, cpu=runtime.cpu_model(),
+                                cores=os.cpu_count(), backends=list(algorithms),
+                                libraries=list(libraries), torch=with_torch,
+                                custom_cases=bool(args.case or args.cases_file)))
+    if shard:
+        result["shard"] = shard
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")

@@ -84,6 +84,10 @@ def build_parser():
                         help="measure nothing: per case, each report's machine's fastest of "
                              "ours as a share of its measured peak and x its fastest "
                              "framework (with --markdown PATH: also as Markdown)")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="time only shard I of N (numbered from 1) of the selected cases "
+                             "and models, a deterministic split; `python -m kernels merge` "
+                             "joins the shards' --json files (kernels.bench.shards)")
     parser.add_argument("--force", action="store_true",
                         help="--compare: compare reports of another thread count, dtype, "
                              "batch, --quick or schema anyway (the header lists the "
@@ -166,6 +170,19 @@ def plan_from(args, parser, argv) -> Plan:
     return plan
 
 
+def _sharded(plan, spec, parser):
+    """(the plan cut to the shard `--shard` names, its record for the JSON), or the whole
+    plan and None without --shard."""
+    if spec is None:
+        return plan, None
+    from . import shards
+
+    try:
+        return shards.bench_shard(plan, *shards.parse(spec))
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def _write_text(path, text):
     atomic_write(path, lambda f: f.write(text.encode()))
     print(f"wrote {path}")
@@ -205,7 +222,10 @@ def main(argv=None):
                  if getattr(args, f[2:]) not in (None, False)]:
         parser.error(f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} "
                      "only to --compare")
-    report = run(plan_from(args, parser, argv))
+    plan, shard = _sharded(plan_from(args, parser, argv), args.shard, parser)
+    report = run(plan)
+    if shard:
+        report["shard"] = shard
     if args.json:
         write_json(args.json, report)
         print(f"wrote {args.json}")
