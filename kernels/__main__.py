@@ -13,6 +13,9 @@ COMMANDS = {  # name -> (module with main(argv), what it does)
                                    "GEMM rate"),
     "map": ("kernels.bench.algorithm_map", "which algorithm wins where: kernel size x "
                                            "channels x image size"),
+    "merge": ("kernels.bench.merge", "join the --json files of a sharded bench or map run"),
+    "fleet": ("kernels.bench.fleet", "a sharded bench or map run on a Slurm array (submitit), "
+                                     "merged"),
     "list": ("kernels.listing", "every backend: role, origin, passes, and why one is unavailable"),
     "verify": ("kernels.conformance.verify", "the conformance suite against one backend "
                                              "(needs the [verify] extra)"),
