@@ -60,6 +60,9 @@ FRAMEWORKS: dict[str, tuple[str, str, str]] = {
     "onnxruntime": ("kernels.backends.libraries.onnxruntime", "onnxruntime",
                     "convbench[onnxruntime]"),
 }
+# Packages a framework's backend imports besides the one above: a half-installed framework
+# (onnxruntime without onnx) is listed as unavailable, with the extra to install, not loaded.
+COMPANIONS: dict[str, tuple[str, ...]] = {"jax": ("jaxlib",), "onnxruntime": ("onnx",)}
 CONV_METHODS = ("conv2d_forward",)
 BACKWARD_METHODS = ("conv2d_backward",)
 POOL_METHODS = ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
@@ -89,12 +92,19 @@ def entries() -> list[Entry]:
         for name, (target, role) in BUILT_IN.items():
             _entries[name] = Entry(name, target, role, "built-in")
         for name, (target, package, extra) in FRAMEWORKS.items():
-            missing = None if _importable(package) else \
-                f"{package} is not installed (pip install '{extra}')"
+            absent = [p for p in (package, *COMPANIONS.get(name, ())) if not _importable(p)]
+            missing = None if not absent else (
+                f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed "
+                f"({install_hint(name)})")
             _entries[name] = Entry(name, target, LIBRARY, "framework", missing)
         for name, target, where in [*_entry_points(), *_environment()]:
             _add(Entry(name, target, LIBRARY, where))
     return list(_entries.values())
+
+
+def install_hint(name: str) -> str:
+    """The command that installs the framework `name`'s extra."""
+    return f"pip install '{FRAMEWORKS[name][2]}'"
 
 
 def find(name: str) -> Entry | None:
@@ -173,6 +183,8 @@ def load(entry: Entry) -> None:
         backend = _resolve(entry.target) if isinstance(entry.target, str) else entry.target
     except Exception as error:  # whatever a plug-in raises, the others go on
         entry.problem = f"cannot load {entry.target}: {_one_line(error)}"
+        if entry.origin == "framework" and entry.name in FRAMEWORKS:
+            entry.problem += f" ({install_hint(entry.name)})"
         return
     entry.problem = contract_problem(backend)
     if entry.problem is None:

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import settings
 
 import kernels
+from kernels import plugins
 from kernels.conformance import record
 from kernels.conformance.checks import OUT_OF_RANGE
 
@@ -48,15 +49,43 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis' plugin loads its --hypothesis-profile
 def pytest_configure(config):
-    names = config.getoption("convbench_backend") or kernels.available()
-    for name in names:
+    explicit = config.getoption("convbench_backend")
+    names, unavailable = [], {}
+    for name in explicit or kernels.available():
         try:
             kernels.get_backend(name)
         except (ValueError, TypeError) as error:
-            raise pytest.UsageError(f"--convbench-backend: {error}") from None
+            if explicit:  # asked for by name: the run cannot do what it was asked
+                raise pytest.UsageError(f"--convbench-backend: {error}") from None
+            unavailable[name] = str(error)  # a framework or plug-in that cannot load
+            continue
+        names.append(name)
+    if not explicit:  # every registered backend that is not tested, and why
+        for entry in plugins.entries():
+            if entry.problem is not None and entry.name not in unavailable:
+                unavailable[entry.name] = f"backend {entry.name!r} is unavailable: " \
+                                          f"{entry.problem}"
     config._convbench_backends = list(dict.fromkeys(names))
+    config._convbench_unavailable = unavailable
     if config.getoption("convbench_quick"):
         settings.load_profile("convbench-quick")
+
+
+class Unavailable(pytest.Item):
+    """Stands for the conformance suite of a backend that cannot load: one skipped test
+    with the reason, so `pytest -ra` lists what was not tested (a half-installed framework
+    or a broken plug-in never stops the others' run)."""
+
+    def __init__(self, *, backend: str, reason: str, **kwargs):
+        super().__init__(**kwargs)
+        self.backend_name = backend
+        self.reason = reason
+
+    def runtest(self):
+        pytest.skip(f"conformance suite not run: {self.reason}")
+
+    def reportinfo(self):
+        return self.path, None, self.name
 
 
 def pytest_generate_tests(metafunc):
@@ -105,8 +134,18 @@ def torch():
     torch.set_num_threads(threads)
 
 
-def pytest_collection_modifyitems(config, items):
-    """--convbench-quick: of each test's dtype x bias variants keep one, taking turns."""
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect, and before conftests mark
+def pytest_collection_modifyitems(session, config, items):
+    """A run over every backend (no --convbench-backend) gets one skipped item per backend
+    that cannot load, `conformance[NAME]`; --convbench-quick: of each test's dtype x bias
+    variants keep one, taking turns."""
+    unavailable = getattr(config, "_convbench_unavailable", {})
+    if unavailable and any({"backend", "candidate"} & set(getattr(item, "fixturenames", ()))
+                           for item in items):
+        for name, reason in unavailable.items():
+            items.append(Unavailable.from_parent(session, name=f"conformance[{name}]",
+                                                 nodeid=f"conformance[{name}]", backend=name,
+                                                 reason=reason))
     if not config.getoption("convbench_quick"):
         return
     kept, dropped = [], []
