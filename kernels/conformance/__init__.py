@@ -12,7 +12,7 @@ Categories, one or more test modules each (`CATEGORY` in the module):
     properties    Hypothesis: random valid configurations against the naive reference
     oracles       SciPy's direct correlation and (when installed) PyTorch with autograd
     passes apart  each backward pass asked for alone; the combined call's results
-    bad inputs    every bad argument is a ValueError or TypeError naming it
+    bad inputs    every bad argument is refused: a ValueError or TypeError naming it
     non-finite    NaN and inf propagate as the definition says, without warnings
     no mutation   inputs unchanged; a forward cache survives several backward calls
     dtype         float32 stays float32, float64 stays float64
@@ -24,6 +24,12 @@ Every test consults the backend before it chooses a configuration: one outside t
 `PASSES` is "not computed" - neither is a failure. Numerical checks use the bound of the
 backend's error model (`compare`): ERROR_MODEL = "direct" (the default: the elementwise
 rounding bound of `bounds`), "winograd" or "fft".
+
+Wrong numbers fail every backend; the house conventions (`conventions`: the exception class
+and wording of a refusal, refusing a float32/float64 mix, no NumPy warning on NaN and inf,
+the declared range's reason, bit-for-bit passes apart) fail only the backends whose code
+ships with convbench (and any in a --convbench-strict run): a plug-in's breaches are noted,
+and `python -m kernels verify` lists them with the helper that meets each.
 
 Importing this package imports nothing heavy; the test modules need pytest and Hypothesis
 (the `verify` extra).

@@ -4,7 +4,8 @@
 
 Options: --convbench-backend NAME (repeatable; default every backend `kernels.available()`
 lists, as the project's own test run uses it) and --convbench-quick (a reduced grid and
-fewer Hypothesis examples: `python -m kernels verify --quick`).
+fewer Hypothesis examples: `python -m kernels verify --quick`) and --convbench-strict (every
+backend held to the house conventions of `conventions`, as ours always are).
 
 Fixtures: `backend` (each chosen backend), `candidate` (each chosen backend but the
 reference: comparing naive with naive would pass by construction; naive is checked against
@@ -24,7 +25,7 @@ from hypothesis import settings
 
 import kernels
 from kernels import plugins
-from kernels.conformance import record
+from kernels.conformance import conventions, record
 from kernels.conformance.checks import OUT_OF_RANGE
 
 # verify: derandomized without a database, so its reproduction command replays the example.
@@ -45,6 +46,9 @@ def pytest_addoption(parser):
                          "available backend)")
     group.addoption("--convbench-quick", action="store_true",
                     help="a reduced grid and fewer Hypothesis examples")
+    group.addoption("--convbench-strict", action="store_true",
+                    help="hold every backend to the house conventions (a breach fails; by "
+                         "default only convbench's own backends are, a plug-in's is noted)")
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis' plugin loads its --hypothesis-profile
@@ -180,8 +184,18 @@ def _quick_keeps(item) -> bool:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
-    record.start()
+    record.start(strict=_held_to_conventions(item))
     yield
+
+
+def _held_to_conventions(item) -> bool:
+    """Whether the test's backend must follow the house conventions (`conventions`): with
+    --convbench-strict, or when its code ships with convbench."""
+    if item.config.getoption("convbench_strict", default=False):
+        return True
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    name = params.get("backend", params.get("candidate"))
+    return not isinstance(name, str) or conventions.held_to_conventions(name)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -5,7 +5,9 @@ A test is counted once, by its worst phase: failed (an error in setup counts too
 declared range or not computed (skipped with those reasons, see `checks`), skipped for
 another reason (an oracle that is not installed), or passed. Per failing test function the
 smallest failing configuration is kept (the one with the fewest input elements; for a
-Hypothesis test the shrunk example), with a one-line command that reruns it.
+Hypothesis test the shrunk example), with a one-line command that reruns it. The house
+conventions a backend not held to them did not follow (`conventions`) are listed apart, with
+the helper that meets each: they never fail a test.
 """
 
 from __future__ import annotations
@@ -84,8 +86,9 @@ def _skip_reason(report) -> str:
 def build(collector, *, name, info, quick, command) -> dict:
     """The result document: counts per category, failures, reasons, worst errors."""
     counts = {c: Counter() for c in CATEGORIES}
-    out_of_range, skipped, worst = Counter(), Counter(), {}
+    out_of_range, skipped, worst, off_zero = Counter(), Counter(), {}, set()
     failing: dict[tuple, list] = {}
+    conventions: dict[tuple, dict] = {}
     for row in collector.items.values():
         if row["outcome"] is None:
             continue  # deselected, or never ran
@@ -97,12 +100,20 @@ def build(collector, *, name, info, quick, command) -> dict:
             out_of_range[row["reason"].removeprefix(OUT_OF_RANGE)] += 1
         if row["outcome"] == "skipped":
             skipped[f"{row['reason']} ({row['category']})"] += 1
+        off_zero.update(props.get("nonzero_where_exact_is_zero") or ())
         for pass_name, units in (props.get("worst_error_units") or {}).items():
             current = worst.get(pass_name, -1.0)
             if current == current and (units != units or units > current):  # NaN sticks
                 worst[pass_name] = units
         if row["outcome"] == "failed":
             failing.setdefault((row["category"], row["test"]), []).append(row)
+        for finding in props.get("conventions") or []:
+            entry = conventions.setdefault((finding["convention"], finding["helper"]), dict(
+                convention=finding["convention"], helper=finding["helper"], tests=0,
+                example=f"{row['category']} / {row['test']}"
+                        + (f"[{row['case']}]" if row["case"] else "")
+                        + f": {finding['detail']}"))
+            entry["tests"] += 1
     failures = []
     for (category, test), rows in failing.items():
         smallest = min(rows, key=lambda r: r["properties"].get("size") or math.inf)
@@ -124,10 +135,19 @@ def build(collector, *, name, info, quick, command) -> dict:
                 failures=failures,
                 out_of_range=[dict(reason=r, tests=n) for r, n in out_of_range.most_common()],
                 skipped=[dict(reason=r, tests=n) for r, n in skipped.most_common()],
-                worst_error_units={p: (v if math.isfinite(v) else None) if v == v else None
-                                   for p, v in sorted(worst.items(),
-                                                      key=lambda kv: PASS_ORDER.index(kv[0]))},
+                worst_error_units={p: _strict(v) for p, v in
+                                   sorted(worst.items(), key=lambda kv: PASS_ORDER.index(kv[0]))},
+                nonzero_where_exact_is_zero=[p for p in PASS_ORDER if p in off_zero],
+                conventions=sorted(conventions.values(), key=lambda c: -c["tests"]),
                 ok=not failures and totals["failed"] == 0)
+
+
+def _strict(units: float):
+    """An error in units for strict JSON: a number, or "nan" (a NaN where the reference is a
+    number) or "inf" (a non-finite value where it is finite), as the bench report writes
+    non-finite numbers. A finite wrong value where the exact one is 0 with no nonzero term
+    (no unit to measure it by) is not counted here but in nonzero_where_exact_is_zero."""
+    return units if math.isfinite(units) else "nan" if units != units else "inf"
 
 
 def render(result) -> str:
@@ -143,7 +163,9 @@ def render(result) -> str:
     units = info["worst_error_units"]
     if units:
         lines += ["", "worst error per pass, in units of eps(dtype) * sum|terms|: " + ", ".join(
-            f"{p} {_number(v)}" for p, v in units.items())]
+            f"{p} {_number(v)}" + (" (and nonzero where the exact value is 0)"
+                                   if p in info.get("nonzero_where_exact_is_zero", ()) else "")
+            for p, v in units.items())]
     if info["not_computed"]:
         lines += ["", f"not computed (not in the backend's PASSES): "
                       f"{', '.join(info['not_computed'])}"]
@@ -154,6 +176,13 @@ def render(result) -> str:
             lines += [f"  {e['tests']:>4}  {e['reason']}" for e in entries[:SHOWN_REASONS]]
             if len(entries) > SHOWN_REASONS:
                 lines.append(f"        ... and {len(entries) - SHOWN_REASONS} more reasons")
+    if info.get("conventions"):
+        lines += ["", "house conventions not followed (convbench's own backends must follow "
+                      "them; a plug-in passes without them, docs/plugins.md):"]
+        for c in info["conventions"]:
+            lines.append(f"  {c['tests']:>4}  convention: {c['convention']} - {c['helper']} "
+                         f"meets it")
+            lines.append(f"        e.g. {c['example']}")
     if info["failures"]:
         lines += ["", "failed:"]
         for f in info["failures"]:
@@ -163,9 +192,19 @@ def render(result) -> str:
             if f["reproduce"]:
                 lines.append(f"      reproduce: {f['reproduce']}")
     verdict = "PASSED" if info["ok"] else f"FAILED ({info['totals']['failed']} tests)"
+    if info.get("conventions"):
+        count = len(info["conventions"])
+        verdict += f"; {count} house convention{'s' if count > 1 else ''} not followed (listed " \
+                   f"above, not failures)"
     lines += ["", f"verify {info['backend']}: {verdict}"]
     return "\n".join(lines)
 
 
 def _number(value) -> str:
-    return "non-finite" if value is None else f"{value:.3g}"
+    """An error in units as printed: a number (a finite wrong value is one, however large),
+    or what "inf" / "nan" stand for."""
+    if value == "inf":
+        return "inf (a non-finite value where the reference is a number)"
+    if value == "nan" or value is None:
+        return "NaN (a NaN where the reference is a number)"
+    return f"{value:.3g}"

@@ -17,9 +17,11 @@ import pytest
 
 import kernels
 from kernels import epilogues
+from kernels.conformance import conventions
 from kernels.conformance.bounds import DTYPE_IDS, DTYPES
 from kernels.conformance.checks import conv_inputs, require_in_range, require_passes, seed
 from kernels.conformance.compare import assert_conv_close, computed_by, conv_reference
+from kernels.conformance.test_bad_inputs import refuses, word
 from kernels.conformance.test_grid_conv import CONV_CASES
 
 CATEGORY = "epilogues"
@@ -108,10 +110,11 @@ def test_fused_relu_non_finite_as_separate_relu(backend, bias):
 
 
 def test_fused_relu_refuses_a_bad_gradient(backend):
-    """dy of the wrong shape is a ValueError naming dy, as in conv2d_backward."""
+    """dy of the wrong shape is refused, a ValueError naming dy as in conv2d_backward (the
+class and wording: house conventions, see test_bad_inputs)."""
     _require_fused(backend)
     _, x, w, b, params = _inputs(backend, FUSED_CASES["k3-s1-p0"], True, np.float32)
     y, cache = backend.conv2d_relu_forward(x, w, b, **params)
-    with pytest.raises(ValueError, match="dy"):
-        backend.conv2d_relu_backward(np.ones(y.shape[:-1] + (y.shape[-1] + 1,), np.float32),
-                                     cache)
+    dy = np.ones(y.shape[:-1] + (y.shape[-1] + 1,), np.float32)
+    refuses(lambda: backend.conv2d_relu_backward(dy, cache), ValueError, word("dy"),
+            conventions.GRAD_HELPER)

@@ -3,9 +3,11 @@ backend, in this process, on the installed package (no repository checkout neede
 
 Prints a table by category (passed, failed, out of the backend's declared range, not computed,
 skipped), the worst error of each pass, the declared-range reasons and, per failing test, the
-smallest failing configuration with a one-line command that reruns it. Exit status 0 when
-nothing failed, 1 when something did, 2 for a usage error (an unknown or unavailable backend,
-pytest or Hypothesis missing, an unwritable --json path).
+smallest failing configuration with a one-line command that reruns it, and the house
+conventions (`conventions`) a plug-in does not follow, each with the helper that meets it -
+listed, not failed. Exit status 0 when nothing failed, 1 when something did (wrong numbers),
+2 for a usage error (an unknown or unavailable backend, pytest or Hypothesis missing, an
+unwritable --json path).
 """
 
 from __future__ import annotations
