@@ -25,6 +25,7 @@ def test_our_step_by_component(arch):
     assert parts["data"] > 0 and parts["update"] > 0 and parts["loss"] > 0
 
 
+@pytest.mark.frameworks
 def test_pytorch_twin_by_component():
     pytest.importorskip("torch")
     _check(breakdown.torch_twin("tiny", steps=3, batch=8))

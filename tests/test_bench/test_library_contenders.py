@@ -206,6 +206,7 @@ def test_the_map_at_a_user_case(fast_library, monkeypatch):
     assert "fastest library fastlib, ours 4.00x its time" in map_points.case_line(p)
 
 
+@pytest.mark.frameworks
 def test_the_registered_torch_backend_is_the_pytorch_row_and_no_torch_drops_it():
     from kernels.bench import cli
 
@@ -250,6 +251,7 @@ def test_a_library_that_does_not_load_is_left_out_not_a_crash(broken_framework, 
     assert loaded == {} and "no_such_module_xyz" in problems[broken_framework]
 
 
+@pytest.mark.frameworks
 def test_a_pool_case_keeps_pytorchs_own_pooling_as_its_pytorch_row(tmp_path):
     """The torch backend wraps PyTorch's convolution and borrows our pooling; the "x PyTorch"
     column of a pool case still divides by PyTorch's own pooling."""

@@ -227,6 +227,7 @@ def test_report_without_torch_says_so(tiny_report):
     assert not any(line.split()[:1] == ["torch"] for line in tiny_report.stdout.splitlines())
 
 
+@pytest.mark.frameworks
 def test_report_with_torch(tmp_path):
     torch = pytest.importorskip("torch")
     json_path = tmp_path / "r.json"

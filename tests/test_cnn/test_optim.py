@@ -49,6 +49,7 @@ def compare_with_torch(ours, theirs, initial, rtol):
                                        err_msg=f"step {t + 1}, parameter {i}")
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("momentum", [0.9, 0.0])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 def test_sgd_matches_torch(momentum, weight_decay):
@@ -66,6 +67,7 @@ def test_sgd_matches_torch(momentum, weight_decay):
 
 # Gradient scale 1 is the usual regime; 1e-7 is where Adam's eps (1e-8) matters, and a
 # gradient of that size is common late in training or for rarely active units.
+@pytest.mark.frameworks
 @pytest.mark.parametrize("scale", [1.0, 1e-7], ids=["grad~1", "grad~1e-7"])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_adam_matches_torch(scale, weight_decay):

@@ -94,6 +94,7 @@ def test_a_library_with_every_pass_trains(library, fake_mnist, tmp_path, capsys)
     assert f"with backend {name} on 64 images" in out
 
 
+@pytest.mark.frameworks
 @pytest.mark.skipif("jax" not in kernels.available(), reason="jax is not installed")
 def test_jax_is_a_backend_choice(capsys):
     """A framework backend, once installed, is offered by every command."""
