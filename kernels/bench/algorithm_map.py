@@ -107,6 +107,19 @@ def sweep(backends, with_torch, repeats, kernels=KERNELS, channels=CHANNELS, siz
     return panels
 
 
+def units(axes: dict, cases) -> list[str]:
+    """The map's units for --shard (kernels.bench.shards), in the order it measures them:
+    the user's cases, or the two sweeps' points (kernel by kernel: channels, then sizes)."""
+    if cases:
+        return [f"case {c.name}" for c in cases]
+    found = []
+    for k in axes["kernels"]:
+        found += [shards.point_unit("channels", k, C, SIZE_FOR_CHANNELS)
+                  for C in axes["channels"]]
+        found += [shards.point_unit("size", k, CHANNELS_FOR_SIZES, H) for H in axes["sizes"]]
+    return found
+
+
 def _line(p):
     times = "  ".join(f"{n} {s * 1e3:.2f}" for n, s in sorted(p["seconds"].items(),
                                                                key=lambda i: i[1]))
@@ -237,15 +250,15 @@ def main(argv=None) -> int:
         dict(kernels=KERNELS, channels=CHANNELS, sizes=SIZES)
     shard, keep = None, None
     if args.shard is not None:  # checked before anything is measured
-        units = shards.map_units(axes, cases)
+        all_units = units(axes, cases)
         try:
             index, count = shards.parse(args.shard)
-            if problem := shards.check_count(units, count, "points to split"):
+            if problem := shards.check_count(all_units, count, "points to split"):
                 raise ValueError(problem)
         except ValueError as error:
             parser.error(str(error))
-        mine = shards.split(units, index, count)
-        shard = shards.record(index, count, mine, units, algorithms)
+        mine = shards.split(all_units, index, count)
+        shard = shards.record(index, count, mine, all_units, algorithms)
         cases = [c for c in cases if f"case {c.name}" in mine]
         keep = lambda panel, k, C, H: shards.point_unit(panel, k, C, H) in mine  # noqa: E731
     if cases:  # the user's layers instead of the sweeps

@@ -88,8 +88,9 @@ def launch(engine, folder, command, options, count, *, timeout_min=120, partitio
     succeeded, else why it failed}."""
     import submitit
 
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # absolute: a node's job may start in another folder
     folder.mkdir(parents=True, exist_ok=True)
+    cwd = Path(cwd).resolve()
     executor = submitit.AutoExecutor(folder=folder / "submitit", cluster=engine)
     executor.update_parameters(**parameters(engine, count, timeout_min, partition,
                                             cpus_per_task))

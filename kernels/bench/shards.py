@@ -116,19 +116,5 @@ def point_unit(panel: str, k: int, C: int, H: int) -> str:
     return f"{panel} k={k} C={C} H={H}"
 
 
-def map_units(axes: dict, cases) -> list[str]:
-    """The units of a map run in the order the map measures them: the user's cases, or the
-    two sweeps' points (kernel by kernel: channels then sizes)."""
-    from .algorithm_map import CHANNELS_FOR_SIZES, SIZE_FOR_CHANNELS
-
-    if cases:
-        return [f"case {c.name}" for c in cases]
-    units = []
-    for k in axes["kernels"]:
-        units += [point_unit("channels", k, C, SIZE_FOR_CHANNELS) for C in axes["channels"]]
-        units += [point_unit("size", k, CHANNELS_FOR_SIZES, H) for H in axes["sizes"]]
-    return units
-
-
 def unit_of_point(panel: str, p: dict) -> str:
     return point_unit(panel, p["k"], p["C"], p["H"])

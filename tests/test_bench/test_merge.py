@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from kernels.bench import merge, shards
+from kernels.bench import algorithm_map, merge, shards
 
 AXES = dict(kernels=(1, 3), channels=(4, 64), sizes=(8,))
-UNITS = shards.map_units(AXES, [])
+UNITS = algorithm_map.units(AXES, [])
 
 
 def _map_shard(index, count, **settings):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from kernels.bench import cli, shards
+from kernels.bench import algorithm_map, cli, shards
 
 
 @pytest.mark.parametrize("text, expected", [("1/1", (1, 1)), ("2/4", (2, 4)),
@@ -27,8 +27,9 @@ def test_a_bad_spec_says_why(text, says):
         shards.parse(text)
 
 
-MAP_UNITS = shards.map_units(dict(kernels=(1, 3, 5, 7, 9, 11), channels=(1, 4, 16, 64, 256),
-                                  sizes=(8, 16, 32, 64, 128)), [])
+MAP_UNITS = algorithm_map.units(dict(kernels=(1, 3, 5, 7, 9, 11),
+                                     channels=(1, 4, 16, 64, 256),
+                                     sizes=(8, 16, 32, 64, 128)), [])
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 60])
@@ -49,7 +50,7 @@ def test_the_split_does_not_depend_on_the_order_units_come_in():
 
 def test_numbers_sort_as_numbers_and_the_heavy_points_are_shared():
     assert shards.natural_key("k=3 C=4") < shards.natural_key("k=11 C=4")
-    quick = shards.map_units(dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)), [])
+    quick = algorithm_map.units(dict(kernels=(1, 3, 7), channels=(4, 64), sizes=(8, 32)), [])
     heavy = [u for u in quick if "C=64" in u]
     # a plain round-robin gave all three 64-channel points to shard 2
     assert {len(set(heavy) & set(shards.split(quick, i, 2))) for i in (1, 2)} == {1, 2}
