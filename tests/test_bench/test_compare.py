@@ -218,7 +218,7 @@ def test_a_large_change_that_is_not_significant_is_no_regression(tmp_path, capsy
     assert all(r["ratio"] > 1.10 and r["p_holm"] > 0.01 for r in rows)
     assert {r["verdict"] for r in rows} == {"same"}
     assert compare.main(a, b) == 0
-    assert "no significant slowdown beyond 1.10x (exit 0)" in capsys.readouterr().out
+    assert "no significant slowdown of ours beyond 1.10x (exit 0)" in capsys.readouterr().out
 
 
 def test_holm_and_alpha_and_threshold_options(tmp_path, capsys):
@@ -350,3 +350,21 @@ def test_a_differing_fingerprint_makes_two_machines(tmp_path, capsys):
                  cpu="cpu A")
     assert compare.main(a, same) == 1  # the same fingerprint: judged (5x slower)
     assert "regression" in capsys.readouterr().out
+
+
+def test_a_slower_library_does_not_fail_the_gate(tmp_path, capsys):
+    old = gate_report(im2col=BASE, torch=BASE)
+    new = gate_report(im2col=BASE, torch=[s * 1.5 for s in BASE])
+    for case in (old, new):
+        case["cases"][0]["results"]["torch"]["library"] = True
+    a, b = write(tmp_path / "a.json", old), write(tmp_path / "b.json", new)
+    assert compare.main(a, b) == 0
+    out = capsys.readouterr().out
+    assert "3 slower timings of libraries (not our code, not counted" in out
+    assert "no significant slowdown of ours beyond 1.10x (exit 0)" in out
+    new["cases"][0]["results"]["im2col"] = {p: timing([s * 1.5 for s in BASE])
+                                            for p in compare.PASSES}
+    b = write(tmp_path / "b.json", new)
+    assert compare.main(a, b) == 1
+    assert "regression: 3 timings of ours slower beyond 1.10x (exit 1)" in \
+        capsys.readouterr().out
