@@ -1,13 +1,14 @@
-"""python -m kernels verify NAME [--quick] [--json FILE]: the conformance suite against one
-backend, in this process, on the installed package (no repository checkout needed).
+"""python -m kernels verify NAME [--quick] [--strict] [--json FILE]: the conformance suite
+against one backend, in this process, on the installed package (no repository checkout
+needed).
 
 Prints a table by category (passed, failed, out of the backend's declared range, not computed,
 skipped), the worst error of each pass, the declared-range reasons and, per failing test, the
 smallest failing configuration with a one-line command that reruns it, and the house
 conventions (`conventions`) a plug-in does not follow, each with the helper that meets it -
-listed, not failed. Exit status 0 when nothing failed, 1 when something did (wrong numbers),
-2 for a usage error (an unknown or unavailable backend, pytest or Hypothesis missing, an
-unwritable --json path).
+listed, not failed (--strict: failed, as for our own backends). Exit status 0 when nothing
+failed, 1 when something did (wrong numbers), 2 for a usage error (an unknown or unavailable
+backend, pytest or Hypothesis missing, an unwritable --json path).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def _parser():
     parser.add_argument("--quick", action="store_true",
                         help="a reduced grid and fewer Hypothesis examples (for CI)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    parser.add_argument("--strict", action="store_true",
+                        help="hold the backend to the house conventions, as convbench's own "
+                             "backends are: a convention not followed fails")
     return parser
 
 
@@ -48,7 +52,7 @@ def main(argv=None) -> int:
         return fail(PROG, str(error))
     if args.json and (problem := writable_problem(args.json)):
         return fail(PROG, problem)
-    result = run(args.name, passes, quick=args.quick)
+    result = run(args.name, passes, quick=args.quick, strict=args.strict)
     print(_render(result))
     if args.json:
         text = json.dumps(result, indent=2, allow_nan=False) + "\n"
@@ -56,8 +60,9 @@ def main(argv=None) -> int:
     return 0 if result["ok"] else 1
 
 
-def run(name: str, passes, *, quick: bool) -> dict:
-    """Run the suite against `name` with pytest, in this process; the result document."""
+def run(name: str, passes, *, quick: bool, strict: bool = False) -> dict:
+    """Run the suite against `name` with pytest, in this process; the result document.
+    strict: the house conventions fail as they do for our own backends."""
     import pytest
 
     from kernels import conformance
@@ -65,7 +70,8 @@ def run(name: str, passes, *, quick: bool) -> dict:
 
     options = ["-p", "kernels.conformance.plugin", "--convbench-backend", name,
                *(["--convbench-quick"] if quick else
-                 ["--hypothesis-profile", "convbench-verify"])]
+                 ["--hypothesis-profile", "convbench-verify"]),
+               *(["--convbench-strict"] if strict else [])]
     folder = str(Path(conformance.__file__).parent)
     collector = results.Collector()
     output = io.StringIO()  # the table is the output; pytest's own only if pytest broke

@@ -60,21 +60,23 @@ def test_a_correct_plugin_with_its_own_checks_passes_and_is_told_the_conventions
     assert done.stdout.rstrip().splitlines()[-1].startswith("verify owncheck: PASSED; 6 house")
 
 
-def test_held_to_the_conventions_the_same_plugin_fails_naming_the_expected_pattern():
-    """--convbench-strict holds a plug-in as ours are held: the failure says which pattern the
-    message had to match, on one line."""
-    done = run("-p", "kernels.conformance.plugin", "--convbench-backend", "owncheck",
-               "--convbench-strict", "-q", "-p", "no:cacheprovider",
-               "--rootdir", str(HERE), "-c", os.devnull,
-               str(ROOT / "kernels" / "conformance" / "test_bad_inputs.py"),
-               "-k", "test_backward_rejects_bad_dy and conv and dy-3d", module=("pytest",))
+def test_held_to_the_conventions_the_same_plugin_fails_naming_the_expected_pattern(tmp_path):
+    """--strict holds a plug-in as ours are held: it fails (exit 1) on the conventions alone,
+    each failure one line saying which pattern the message had to match, and the
+    reproduction command keeps the strictness."""
+    done = run("owncheck", "--quick", "--strict", "--json", str(tmp_path / "strict.json"))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "1 failed" in done.stdout
-    line = next(line for line in done.stdout.splitlines()
-                if line.startswith("E ") and "convention:" in line)
-    assert "expected a message that names `dy` (regex " in line
-    assert "got ValueError: 'the gradient does not fit the output'" in line
-    assert "kernels.shapes.check_grad(dy, geometry) meets it" in line
+    result = json.loads((tmp_path / "strict.json").read_text())
+    assert result["conventions"] == [] and result["failures"]
+    assert all(f["message"].startswith("AssertionError: convention: ")
+               for f in result["failures"]), [f["message"] for f in result["failures"]]
+    dy = next(f for f in result["failures"] if f["test"] == "test_backward_rejects_bad_dy")
+    assert "expected a message that names `dy` (regex " in dy["message"]
+    assert "got ValueError: 'the gradient does not fit the output'" in dy["message"]
+    assert "kernels.shapes.check_grad(dy, geometry) meets it" in dy["message"]
+    assert " --convbench-strict " in dy["reproduce"]
+    assert {f["category"] for f in result["failures"]} == {"bad inputs", "non-finite",
+                                                           "passes apart"}
 
 
 def test_the_wrong_twin_still_fails_and_its_finite_errors_are_numbers(tmp_path):
