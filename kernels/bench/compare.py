@@ -40,10 +40,10 @@ scikit-image found for cloud machines), and beyond the threshold.
 Exit status: 1 when any timing of ours is significantly slower beyond the threshold (a
 regression), 0 when none is, 2 on a usage error. A library's row (PyTorch, a plug-in) gets
 its verdict but does not fail the gate: it is not our code, and a framework slower too on
-the same machine says the machine changed. The geometric mean of new/old is printed per backend and
-overall. A verdict on a case measured while either machine was busy (kernels.bench.load) is
-marked "(busy)"; it still counts, since a gate that looked away whenever the machine was
-loaded would pass anything on a loaded CI runner.
+the same machine says the machine changed. The geometric mean of new/old is printed per
+backend and overall. A verdict on a case measured while either machine was busy
+(kernels.bench.load) is marked "(busy)"; it still counts, since a gate that looked away
+whenever the machine was loaded would pass anything on a loaded CI runner.
 
 Two reports are compared with verdicts only when they were measured alike: the same report
 schema, thread count, dtype, batch and both --quick or both not (MUST_MATCH); a difference
