@@ -43,6 +43,13 @@ OWN_FLAGS = ("--shard", "--json", "--plot", "--roofline", "--breakdown", "--mark
              "--compare")
 
 
+def _own(flag: str) -> bool:
+    """Whether `flag` is, or abbreviates (argparse takes unique prefixes), a flag the
+    launcher sets for each shard."""
+    return flag.startswith("--") and len(flag) > 3 and any(f.startswith(flag)
+                                                           for f in OWN_FLAGS)
+
+
 def shard_path(folder, index: int, count: int) -> Path:
     return Path(folder) / f"shard-{index}-of-{count}.json"
 
@@ -145,13 +152,17 @@ def main(argv=None) -> int:
         parser.error("--shards and --timeout-min must be at least 1")
     if args.cpus_per_task is not None and args.cpus_per_task < 1:
         parser.error("--cpus-per-task must be at least 1")
-    if given := [o for o in options if o.split("=")[0] in OWN_FLAGS]:
+    if given := [o for o in options if _own(o.split("=")[0])]:
         parser.error(f"{', '.join(given)}: the launcher names each shard's --shard and --json; "
                      "other outputs are drawn from the merged JSON")
     from .outputs import output_problem
 
     if problem := output_problem("--out", args.out):
         parser.error(problem)
+    try:
+        Path(args.folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--folder {args.folder}: {error.strerror or error}")
     try:
         import submitit  # noqa: F401
     except ImportError:

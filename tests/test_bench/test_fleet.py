@@ -74,9 +74,13 @@ def test_slurm_asks_for_one_exclusive_node_per_shard(tmp_path, monkeypatch):
 
 
 def test_the_launcher_names_each_shards_outputs(tmp_path, capsys):
-    for bad in (["--json", "x.json"], ["--shard", "1/2"], ["--plot=m.png"]):
+    for bad in (["--json", "x.json"], ["--shard", "1/2"], ["--plot=m.png"], ["--js", "x"]):
         with pytest.raises(SystemExit) as stopped:
             fleet.main(["--shards", "2", "--folder", str(tmp_path), "--engine", "debug",
                         "map", "--", *bad])
         assert stopped.value.code == 2
         assert capsys.readouterr().err.count("\n") == 1
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        fleet.main(["--shards", "2", "--folder", str(tmp_path / "file"), "map"])
+    assert stopped.value.code == 2 and "--folder" in capsys.readouterr().err
