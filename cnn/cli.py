@@ -20,7 +20,7 @@ from kernels.support.files import writable_problem
 
 from .arguments import DEFAULT_SAVE, build_parser
 from .checkpoint import CheckpointError, load_checkpoint, load_into
-from .data import DataError, load_mnist, prepare_images
+from .data import DataError, load_mnist, load_test_set, prepare_images
 from .drawings import blank_problem, read_digit_png
 from .layer_backends import (DEFAULT_BACKEND, choices_table, trained_with, training_problem,
                              use_trained_backends)
@@ -220,9 +220,9 @@ def _load_model(path, backend_name):
 def cmd_evaluate(args):
     runtime.reuse_freed_memory()
     model = _load_model(args.model, args.backend)
-    data = load_mnist(args.data_dir)
-    x = prepare_images(data.test_images[:args.limit_test], model.dtype.type)
-    labels = data.test_labels[:args.limit_test].astype(np.intp)
+    images, labels = load_test_set(args.data_dir)  # the training files are not needed
+    x = prepare_images(images[:args.limit_test], model.dtype.type)
+    labels = labels[:args.limit_test].astype(np.intp)
     with ProgressBar(len(x), "testing", disable=args.no_progress) as progress:
         accuracy, confusion = evaluate(model, x, labels, progress=progress)
     print(f"{model.arch}: test accuracy {accuracy:.2%} on {len(x)} images "
@@ -235,32 +235,49 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
+    """Classify each item; one that cannot be read (a missing or non-28x28 PNG, an index out
+    of range) is reported in one line and the others are still classified; the exit status
+    is then 2."""
     model = _load_model(args.model, args.backend)
-    images, names, truth, test = [], [], [], None
+    images, names, truth, test, failed = [], [], [], None, 0
     for item in args.images:
-        # An integer (ASCII digits: '²' is a Unicode digit, not an index) names a test image,
-        # unless a file of that name exists.
-        if re.fullmatch(r"[+-]?[0-9]+", item) and not Path(item).exists():
-            if test is None:
-                test = load_mnist(args.data_dir)
-            index = int(item)
-            if not 0 <= index < len(test.test_images):
-                raise UsageError(f"test index {index} out of range 0..{len(test.test_images) - 1}")
-            images.append(test.test_images[index])
-            names.append(f"test[{index}]")
-            truth.append(int(test.test_labels[index]))
-        else:
-            pixels = read_digit_png(item)
-            if problem := blank_problem(pixels):
-                print(f"{args.prog} predict: warning: {item} {problem}: its answer means "
-                      "nothing", file=sys.stderr)
-            images.append(pixels)
-            names.append(item)
-            truth.append(None)
-    logits = model.predict_logits(prepare_images(np.stack(images), model.dtype.type))
-    probs = np.exp(log_softmax(logits))
-    for name, p, label in zip(names, probs, truth):
-        digit = int(p.argmax())
-        note = "" if label is None else f"  (label {label}{'' if label == digit else ', WRONG'})"
-        print(f"{name}: {digit}  p={p[digit]:.3f}{note}")
-    return 0
+        try:
+            # An integer (ASCII digits: '²' is a Unicode digit, not an index) names a test
+            # image, unless a file of that name exists.
+            if re.fullmatch(r"[+-]?[0-9]+", item) and not Path(item).exists():
+                if test is None:  # a dataset that cannot be read stops the command
+                    test = load_test_set(args.data_dir)  # the training files are not needed
+                index = int(item)
+                if not 0 <= index < len(test[0]):
+                    raise UsageError(f"test index {index} out of range 0..{len(test[0]) - 1}")
+                pixels, name, label = test[0][index], f"test[{index}]", int(test[1][index])
+            else:
+                pixels, name, label = _read_drawing(item), item, None
+                if problem := blank_problem(pixels):
+                    print(f"{args.prog} predict: warning: {item} {problem}: its answer means "
+                          "nothing", file=sys.stderr)
+        except UsageError as e:
+            print(f"{args.prog} predict: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        images.append(pixels)
+        names.append(name)
+        truth.append(label)
+    if images:
+        logits = model.predict_logits(prepare_images(np.stack(images), model.dtype.type))
+        probs = np.exp(log_softmax(logits))
+        for name, p, label in zip(names, probs, truth):
+            digit = int(p.argmax())
+            note = "" if label is None else \
+                f"  (label {label}{'' if label == digit else ', WRONG'})"
+            print(f"{name}: {digit}  p={p[digit]:.3f}{note}")
+    return 2 if failed else 0
+
+
+def _read_drawing(path):
+    """A PNG's pixels; its problem (no such file, not 28x28, not an image) as a UsageError
+    about that one item."""
+    try:
+        return read_digit_png(path)
+    except DataError as e:
+        raise UsageError(str(e)) from None

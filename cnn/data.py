@@ -82,10 +82,11 @@ def resolve_data_dir(data_dir=None) -> Path:
     return Path(cache) / "convbench" / "mnist"
 
 
-def _where_hint(data_dir: Path, named_by=None) -> str:
+def _where_hint(data_dir: Path, named_by=None, names=FILES) -> str:
     """What the user can do, given who named the folder: the --data-dir argument (then
     suggesting --data-dir would send them in a circle), MNIST_DIR, or nobody (the default)."""
-    put = f"put the four MNIST files ({', '.join(FILES)}) into {data_dir}"
+    which = "the four MNIST files" if tuple(names) == FILES else "the MNIST files"
+    put = f"put {which} ({', '.join(names)}) into {data_dir}"
     if named_by == "argument":
         return put
     if named_by == "MNIST_DIR":
@@ -145,12 +146,20 @@ def download_file(filename: str, data_dir, mirrors=MIRRORS, timeout: float = 30,
                     + (hint or _where_hint(data_dir)))
 
 
-def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True) -> Path:
-    """Make sure the four files are present (and official, if ``verify``); return the dir."""
-    hint = _where_hint(resolve_data_dir(data_dir), _named_by(data_dir))
+def ensure_files(data_dir=None, download: bool = True, *, verify: bool = True,
+                 names=FILES) -> Path:
+    """Make sure the files `names` (default: all four) are present (and official, if
+    ``verify``); return the dir. A folder given as the argument (--data-dir) must exist: a
+    mistyped path is "no such folder", not a download into a new folder of that name (the
+    default folder and MNIST_DIR are created for the download)."""
+    named_by = _named_by(data_dir)
+    hint = _where_hint(resolve_data_dir(data_dir), named_by, names)
     data_dir = resolve_data_dir(data_dir)
+    if named_by == "argument" and not data_dir.is_dir():
+        raise DataError(f"{'not a folder' if data_dir.exists() else 'no such folder'}: "
+                        f"{data_dir} (to download MNIST into a new folder, create it first)")
     missing = []
-    for name in FILES:
+    for name in names:
         path = data_dir / name
         if path.is_file():
             if verify:
@@ -187,6 +196,13 @@ def _load_split(data_dir: Path, images_name: str, labels_name: str):
         bad = int(np.argmax(labels > 9))
         raise DataError(f"{labels_path}: label {labels[bad]} at index {bad} is outside 0..9")
     return images, labels
+
+
+def load_test_set(data_dir=None, *, download: bool = True, verify: bool = True):
+    """The 10,000 test images and labels only (uint8): `evaluate` and `predict` need neither
+    the training files nor their download."""
+    data_dir = ensure_files(data_dir, download, verify=verify, names=(TEST_IMAGES, TEST_LABELS))
+    return _load_split(data_dir, TEST_IMAGES, TEST_LABELS)
 
 
 def load_mnist(data_dir=None, *, download: bool = True, verify: bool = True) -> MNIST:

@@ -257,6 +257,7 @@ def test_predict_png_without_data_dir_needs_no_dataset(trained, tmp_path, capsys
         raise AssertionError("load_mnist called")
 
     monkeypatch.setattr(cli, "load_mnist", no_loading)
+    monkeypatch.setattr(cli, "load_test_set", no_loading)
     code, out, err = run(["predict", trained["ckpt"], path], capsys)
     assert code == 0, err
     digit = int(predictions(load_model(trained["ckpt"]), image[None])[0])
@@ -291,6 +292,42 @@ def test_predict_bad_images(trained, fake_mnist, tmp_path, capsys, kind, words):
     assert_one_line_error(code, err, *words)
     assert out == ""
     assert listing(tmp_path) == before
+
+
+def test_predict_reports_a_bad_image_and_classifies_the_others(trained, fake_mnist, tmp_path,
+                                                               capsys):
+    """One 20x20 PNG among good items stopped the whole command (issue 23): it is reported in
+    one line, the others are classified, and the exit status says something failed."""
+    directory, arrays = fake_mnist
+    good = write_png(tmp_path / "good.png", arrays[data.TEST_IMAGES][9])
+    small = write_png(tmp_path / "small.png", np.zeros((20, 20), np.uint8))
+    code, out, err = run(["predict", trained["ckpt"], good, small, 9, 500, "--data-dir",
+                          directory], capsys)
+    assert code == 2
+    lines = out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(good), "test[9]"], out
+    errors = err.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in err, err
+    assert "small.png: image is 20x20, expected 28x28" in errors[0]
+    assert "test index 500 out of range" in errors[1]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_evaluate_and_predict_need_only_the_test_files(trained, fake_mnist, tmp_path, capsys,
+                                                       monkeypatch, command):
+    """They demanded (and tried to download) the 60,000 training images they never use."""
+    directory, _ = fake_mnist
+    only_test = tmp_path / "only-test"
+    only_test.mkdir()
+    for name in (data.TEST_IMAGES, data.TEST_LABELS):
+        shutil.copy(directory / name, only_test / name)
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # no download either
+    argv = ["evaluate", trained["ckpt"], "--limit-test", 20] if command == "evaluate" else \
+        ["predict", trained["ckpt"], 3]
+    code, out, err = run([*argv, "--data-dir", only_test], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in only_test.iterdir()) == sorted([data.TEST_IMAGES,
+                                                                  data.TEST_LABELS])
 
 
 # ------------------------------------------------------------------ resume
@@ -468,10 +505,13 @@ def copy_data(fake_dir, target):
     return target
 
 
-def break_file(kind, d):
-    """Damage the data directory d; returns (the damaged file, whether the OFFICIAL table
-    must be re-patched so the MD5 passes and the parser sees the damage)."""
-    images, labels = d / data.TRAIN_IMAGES, d / data.TRAIN_LABELS
+def break_file(kind, d, test=False):
+    """Damage the data directory d's training files (its test files with `test`: evaluate
+    reads only those); returns (the damaged file, whether the OFFICIAL table must be
+    re-patched so the MD5 passes and the parser sees the damage)."""
+    images, labels = (d / data.TEST_IMAGES, d / data.TEST_LABELS) if test else \
+        (d / data.TRAIN_IMAGES, d / data.TRAIN_LABELS)
+    count = FAKE_TEST if test else FAKE_TRAIN
     if kind == "corrupt-gzip":
         raw = images.read_bytes()
         images.write_bytes(raw[:len(raw) // 2])  # truncated download
@@ -480,24 +520,24 @@ def break_file(kind, d):
         images.write_bytes(b"<html>404 Not Found</html>\n")
         return images, True
     if kind == "bad-magic":
-        header = bytes([1, 0, 8, 1]) + np.array([FAKE_TRAIN], ">u4").tobytes()
-        labels.write_bytes(gzip.compress(header + bytes(FAKE_TRAIN)))
+        header = bytes([1, 0, 8, 1]) + np.array([count], ">u4").tobytes()
+        labels.write_bytes(gzip.compress(header + bytes(count)))
         return labels, True
     if kind == "wrong-md5":  # a valid IDX file that is not the official one
-        idx.write_idx(labels, np.zeros(FAKE_TRAIN, np.uint8))
+        idx.write_idx(labels, np.zeros(count, np.uint8))
         return labels, False
     if kind == "count-mismatch":
-        idx.write_idx(labels, np.zeros(FAKE_TRAIN - 1, np.uint8))
+        idx.write_idx(labels, np.zeros(count - 1, np.uint8))
         return labels, True
     raise AssertionError(kind)
 
 
 DATA_ERRORS = {
-    "corrupt-gzip": ["not a valid gzip file"],
-    "not-gzip": ["not a valid gzip file"],
-    "bad-magic": ["bad IDX magic"],
-    "wrong-md5": ["has md5", "expected"],
-    "count-mismatch": [f"has {FAKE_TRAIN} images but", f"has {FAKE_TRAIN - 1} labels"],
+    "corrupt-gzip": lambda n: ["not a valid gzip file"],
+    "not-gzip": lambda n: ["not a valid gzip file"],
+    "bad-magic": lambda n: ["bad IDX magic"],
+    "wrong-md5": lambda n: ["has md5", "expected"],
+    "count-mismatch": lambda n: [f"has {n} images but", f"has {n - 1} labels"],
 }
 
 
@@ -506,7 +546,7 @@ DATA_ERRORS = {
 def test_bad_data(kind, command, fake_dir, trained, tmp_path, monkeypatch, capsys):
     d = copy_data(fake_dir, tmp_path / "data")
     monkeypatch.setattr(data, "OFFICIAL", official_table_for(d))
-    damaged, repatch = break_file(kind, d)
+    damaged, repatch = break_file(kind, d, test=command == "evaluate")
     if repatch:
         monkeypatch.setattr(data, "OFFICIAL", official_table_for(d))
     before = listing(tmp_path)
@@ -517,7 +557,8 @@ def test_bad_data(kind, command, fake_dir, trained, tmp_path, monkeypatch, capsy
     else:
         argv = ["evaluate", trained["ckpt"], "--data-dir", d]
     code, out, err = run(argv, capsys)
-    assert_one_line_error(code, err, str(damaged), *DATA_ERRORS[kind])
+    assert_one_line_error(code, err, str(damaged),
+                          *DATA_ERRORS[kind](FAKE_TEST if command == "evaluate" else FAKE_TRAIN))
     assert listing(tmp_path) == before  # nothing written, the bad file not deleted either
     assert "epoch 1/1" not in out
 

@@ -279,6 +279,7 @@ def test_the_hint_suits_whoever_named_the_folder(named_by, tmp_path, monkeypatch
         monkeypatch.setenv("MNIST_DIR", str(folder))
     if named_by == "default":
         folder = tmp_path / "convbench" / "mnist"
+    folder.mkdir(parents=True)  # a named folder that does not exist: "no such folder"
     with pytest.raises(DataError) as ei:
         data.ensure_files(folder if named_by == "argument" else None, download=False)
     msg = str(ei.value)
@@ -289,10 +290,14 @@ def test_the_hint_suits_whoever_named_the_folder(named_by, tmp_path, monkeypatch
 
 def test_ensure_files_empty_dir_lists_all(tmp_path):
     d = tmp_path / "not-there"
+    for download in (False, True):  # a named folder must exist: nothing is downloaded
+        with pytest.raises(DataError, match=f"^no such folder: {d} "):
+            data.ensure_files(d, download=download)
+        assert not d.exists()  # nothing created
+    d.mkdir()
     with pytest.raises(DataError) as ei:
         data.ensure_files(d, download=False)
     assert f"in {d}: {', '.join(FOUR)};" in str(ei.value)
-    assert not d.exists()  # download=False must not create anything
     make_dataset(d)
     assert data.ensure_files(d, download=False, verify=False) == d
 

@@ -253,9 +253,27 @@ def test_a_given_data_folder_is_not_answered_with_pass_data_dir(workdir, capsys,
     """The user named the folder: the error names it and says what to put there, not 'pass
     --data-dir' (issue 17, finding 19)."""
     monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # the discard port
+    (workdir / "given").mkdir()
     code, _, err = run(["train", *TINY, "--no-save", "--data-dir", "given"], capsys)
     assert_one_line_error(code, err, "cannot download", "into given")
     assert "--data-dir" not in err and "MNIST_DIR" not in err
+
+
+@pytest.mark.parametrize("command", [["train", *TINY, "--no-save"], ["evaluate", "m.npz"]])
+def test_a_mistyped_data_folder_is_no_such_folder_not_a_download(workdir, capsys, monkeypatch,
+                                                                  command):
+    """`--data-dir /data/mnsit` was answered "cannot download ... (no mirror worked)", after
+    creating the folder to download into (issue 23): a folder the user names must exist."""
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # never reached
+    (workdir / "file").write_text("")
+    for given, words in (("mnsit", ["no such folder", "mnsit"]),
+                         ("file", ["not a folder", "file"])):
+        if command[0] == "evaluate":
+            monkeypatch.setattr(cli, "_load_model", lambda path, backend: None)
+        code, _, err = run([*command, "--data-dir", given], capsys)
+        assert_one_line_error(code, err, *words)
+        assert "cannot download" not in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["file"]  # nothing created
 
 
 @pytest.mark.parametrize("argv, flag", [
