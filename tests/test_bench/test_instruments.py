@@ -29,16 +29,19 @@ def test_measure_statistics_on_a_fake_clock(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(instruments, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     unit = 2.0**-10
-    durations = [1.0, 2.0**-11] + [t * unit for t in (3, 1, 4, 2) for _ in range(5)]
+    # warm-up, three probes (the fastest, 2**-11 s, sets 5 calls a sample), 4 samples
+    durations = [1.0, 2.0**-10, 2.0**-11, 2.0**-9] + \
+        [t * unit for t in (3, 1, 4, 2) for _ in range(5)]
     calls = []
 
     def fn():
         clock.now += durations[len(calls)]
         calls.append(1)
     stats = instruments.measure(fn, 4)
-    assert len(calls) == len(durations) == 22
+    assert len(calls) == len(durations) == 24
     assert stats == dict(median=2.5 * unit, p25=1.75 * unit, p75=3.25 * unit, min=1 * unit,
-                         repeats=4, calls_per_sample=5, first_call=1.0)
+                         repeats=4, calls_per_sample=5, first_call=1.0,
+                         samples=[0.00293, 0.0009766, 0.003906, 0.001953])  # 4 digits
 
 
 def test_measure_slow_calls_are_sampled_one_by_one(monkeypatch):
@@ -50,7 +53,7 @@ def test_measure_slow_calls_are_sampled_one_by_one(monkeypatch):
         clock.now += next(durations)
     stats = instruments.measure(fn, 3, warmup=1)
     assert stats == dict(median=0.25, p25=0.1875, p75=0.3125, min=0.125, repeats=3,
-                         calls_per_sample=1, first_call=0.5)
+                         calls_per_sample=1, first_call=0.5, samples=[0.125, 0.375, 0.25])
 
 
 def test_measure_alternated_sample_by_sample(monkeypatch):
