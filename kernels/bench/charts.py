@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from .. import available
 from ..support.files import atomic_write
-from . import instruments
 
 
 def _pyplot():
@@ -119,18 +118,17 @@ def roofline_figure(report, peak_backend="blocked"):
     run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
     slanted roof is limited by memory traffic; under the flat one, by arithmetic. Each
     backend's best and worst points carry their case's name. Where the report records it,
-    a dashed line marks the vector peak (cores x FMA lanes x 2 x clock,
-    kernels.bench.instruments.vector_peak) and `peak_backend`'s best point its share of it:
-    the clock is the reported one (the base clock in a VM), so a CPU that boosts above it
-    can measure more than 100 %."""
+    a dashed line marks the measured FMA peak (kernels.support.peak: vector FMAs on every
+    thread, at the clock the cores ran at) and `peak_backend`'s best point its share of it.
+    A report without a measured peak gets no line: a computed one is no denominator."""
     import numpy as np
 
-    from .readers import roofline_points
+    from .shares import measured_peak, roofline_points
 
     plt = _pyplot()
     env = report["environment"]
     peak = report["gemm"][env["dtype"]]["gflops"]
-    vector = env.get("vector_peak_gflops")
+    vector = measured_peak(report)
     bandwidth = report["memory"]["triad_gbs"]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     points = roofline_points(report["cases"])
@@ -139,12 +137,13 @@ def roofline_figure(report, peak_backend="blocked"):
     ax.plot(x, np.minimum(peak, bandwidth * x), "k-", lw=1.5)
     ax.text(x[-1], peak, f"GEMM {peak:.0f} GF/s ", ha="right", va="bottom", fontsize=8)
     if vector:
-        lanes = instruments.FMA_BYTES_PER_CYCLE // np.dtype(env["dtype"]).itemsize
-        cores = round(vector * 1e3 / (lanes * 2 * env["clock_mhz"]))
+        probe = env.get("machine", {}).get("peak", {}).get(env["dtype"], {})
+        how = f" ({env['machine']['threads']} threads x {probe['lanes']} lanes x " \
+            f"{probe['fma_units']} FMA units x 2 x {probe['clock_mhz'] / 1e3:.2f} GHz)" \
+            if probe.get("clock_mhz") else ""
         ax.plot(x[[0, -1]], [vector, vector], color="0.35", ls="--", lw=1)
-        ax.text(x[0], vector, f" vector peak {vector:.0f} GF/s ({cores} cores x {lanes} "
-                f"lanes x 2 x {env['clock_mhz'] / 1e3:.2f} GHz)", va="bottom", fontsize=7,
-                color="0.35")
+        ax.text(x[0], vector, f" measured peak {vector:.0f} GF/s{how}", va="bottom",
+                fontsize=7, color="0.35")
     ridge = peak / bandwidth
     ax.text(x[0], bandwidth * x[0] * 1.15, f" {bandwidth:.0f} GB/s (triad)", fontsize=8,
             rotation=np.degrees(np.arctan(1.0)) * 0.6, va="bottom")

@@ -9,7 +9,6 @@ of NumPy allocations seen by tracemalloc during a call, minus the arrays it retu
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import time
@@ -17,7 +16,7 @@ import tracemalloc
 
 import numpy as np
 
-from ..support import runtime
+from ..support import peak, runtime
 
 MIN_SAMPLE_SECONDS = 2e-3
 SETTLE_SECONDS = 0.1
@@ -127,36 +126,24 @@ def gemm_peak(dtype, repeats, n=1536):
                 best_gflops=2 * n**3 / stats["min"] / 1e9)
 
 
-FMA_BYTES_PER_CYCLE = 64  # two 256-bit FMA pipes per core: Intel since Haswell, AMD Zen 2-4
+FMA_BYTES_PER_CYCLE = 64  # the formula's assumption: two 256-bit FMA pipes a core
 
 
 def clock_mhz(cpuinfo: str | None = None) -> float | None:
-    """The highest "cpu MHz" in /proc/cpuinfo (None where there is none, e.g. macOS)."""
+    """The highest "cpu MHz" in /proc/cpuinfo (None where there is none, e.g. macOS): the
+    listed clock, often the base clock in a VM, not the one the cores run at."""
     cpuinfo = runtime.cpuinfo() if cpuinfo is None else cpuinfo
     found = [float(line.split(":")[1]) for line in cpuinfo.splitlines()
              if line.startswith("cpu MHz")]
     return max(found) if found else None
 
 
-def physical_cores(cpuinfo: str | None = None) -> int | None:
-    """Distinct (physical id, core id) pairs in /proc/cpuinfo: SMT siblings share one core's
-    FMA units. None where the file does not say."""
-    cpuinfo = runtime.cpuinfo() if cpuinfo is None else cpuinfo
-    cores, package = set(), None
-    for key, _, value in (line.partition(":") for line in cpuinfo.splitlines()):
-        if key.strip() == "physical id":
-            package = value.strip()
-        elif key.strip() == "core id":
-            cores.add((package, value.strip()))
-    return len(cores) or None
-
-
-def vector_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
-    """Peak FLOP rate (GF/s) = cores x FMA lanes per cycle x 2 (an FMA is two flops) x
-    clock. Assumed: FMA_BYTES_PER_CYCLE (two 256-bit pipes; Zen 4 splits a 512-bit FMA into
-    two halves, so AVX-512 doubles nothing there; a server Intel with two 512-bit units is
-    underrated 2x) and the reported clock, which is the base clock in a VM: a CPU that
-    boosts above it can measure more than 100 %."""
+def formula_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
+    """The computed cross-check of the measured peak (kernels.support.peak), never a
+    denominator: cores x FMA lanes per cycle x 2 (an FMA is two flops) x the listed clock.
+    It assumes FMA_BYTES_PER_CYCLE and the listed clock; a CPU with two 512-bit FMA units,
+    or one that boosts above the listed clock, beats it (SGEMM ran at 237 % of it on an
+    Intel Emerald Rapids)."""
     mhz = clock_mhz() if mhz is None else mhz
     if mhz is None:
         return None
@@ -164,15 +151,18 @@ def vector_peak(dtype, cores: int, mhz: float | None = None) -> float | None:
     return cores * lanes * 2 * mhz / 1e3
 
 
-def machine_peak(dtype, threads: int) -> dict:
-    """The report environment's `clock_mhz` and `vector_peak_gflops`: vector_peak() of the
-    cores the run's threads can use, min(threads, physical cores) (all logical CPUs where
-    the cores are unknown); both None where the clock is unknown."""
+def machine_peak(dtype, threads: int, *, refresh: bool = True) -> dict:
+    """The report environment's machine record: the fingerprint with the measured peak
+    (kernels.support.machine/peak; measured afresh for a report, the cache keeping the best),
+    `peak_gflops` for the report's dtype, and the formula's figure as the labelled
+    cross-check (`formula_peak_gflops`, with the listed clock)."""
+    info = peak.fingerprint(threads, refresh=refresh)
     cpuinfo = runtime.cpuinfo()
     mhz = clock_mhz(cpuinfo)
-    cores = min(threads, physical_cores(cpuinfo) or os.cpu_count() or threads)
-    return dict(clock_mhz=mhz,
-                vector_peak_gflops=None if mhz is None else vector_peak(dtype, cores, mhz))
+    cores = min(threads, runtime.physical_cores(cpuinfo) or os.cpu_count() or threads)
+    measured = info["peak"].get(np.dtype(dtype).name, {})
+    return dict(machine=info, peak_gflops=measured.get("gflops"), listed_clock_mhz=mhz,
+                formula_peak_gflops=None if mhz is None else formula_peak(dtype, cores, mhz))
 
 
 def workspace_bytes(run):
@@ -188,19 +178,6 @@ def workspace_bytes(run):
     return max(0, peak - kept)
 
 
-@functools.lru_cache(maxsize=1)
-def _parallel_triad():
-    """a[i] = b[i] + s * c[i] over all threads (STREAM's triad), compiled on first use."""
-    from ..backends import numba as _  # noqa: F401  (Numba's threading layer is set there)
-    from numba import njit, prange
-
-    @njit(parallel=True, nogil=True)
-    def triad(a, b, c, s):
-        for i in prange(a.shape[0]):
-            a[i] = b[i] + s * c[i]
-    return triad
-
-
 def memory_bandwidth(repeats, megabytes=256):
     """The machine's memory bandwidth in GB/s, the second roof of the roofline: STREAM's
     triad on three float64 arrays of `megabytes` each (far beyond any cache), in parallel on
@@ -208,7 +185,7 @@ def memory_bandwidth(repeats, megabytes=256):
     the program asks for (3 arrays for triad, 2 for copy), not write-allocate traffic."""
     n = megabytes * 2**20 // 8
     a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
-    triad = _parallel_triad()
+    triad = peak.parallel_triad()
     triad_stats = measure(lambda: triad(a, b, c, 3.0), repeats)
     copy_stats = measure(lambda: np.copyto(a, b), repeats)
     return dict(megabytes=megabytes,

@@ -112,32 +112,6 @@ def gemm_equivalent_rate(name):
     return read
 
 
-def roofline_points(cases) -> list[tuple]:
-    """(case, backend, FLOPs per byte, achieved GF/s) for every backend on every conv case
-    that has both: the roofline's points (kernels.bench.charts) and the peak-share target's.
-    GF/s is the case's forward + backward FLOPs over the backend's passes' medians summed
-    (kernels.bench.columns)."""
-    return [(c["name"], b, r["flops_per_byte"], r["gflops"])
-            for c in cases if c["kind"] == "conv" for b, r in c["results"].items()
-            if r.get("flops_per_byte") and r.get("gflops")]
-
-
-def best_share_of_peak(backend):
-    """The backend's highest achieved GF/s over the conv cases (its best roofline point)
-    as a share of the machine's vector peak (environment.vector_peak_gflops)."""
-    def read(report):
-        peak = report.get("environment", {}).get("vector_peak_gflops")
-        if not peak:
-            return None, "not measured: the report has no vector peak (an older report, " \
-                "or the clock is unknown)"
-        mine = [p for p in roofline_points(_cases(report)) if p[1] == backend]
-        if not mine:
-            return NOT_MEASURED
-        name, _, _, gflops = max(mine, key=lambda p: p[3])
-        return gflops / peak, f"{name}: {gflops:.0f} of {peak:.0f} GF/s"
-    return read
-
-
 def fastest_on_some_case(backend, case_set):
     """The backend's time over the best other algorithm's, on the case where that is least:
     at most 1.0 means it beats every other algorithm somewhere in the set."""

@@ -39,11 +39,26 @@ def _aligned(headers, rows, indent="  ") -> str:
     return "\n".join(line(r) for r in [headers] + rows)
 
 
+def machine_line(env) -> str | None:
+    """The machine's fingerprint in one line, with the computed peak as a labelled
+    cross-check of the measured one; None for a report made before the fingerprint."""
+    if not env.get("machine"):
+        return None
+    from ..support.machine import one_line
+    line = f"Machine: {one_line(env['machine'])}"
+    if env.get("formula_peak_gflops"):
+        line += f"  (cross-check, computed at the listed {env['listed_clock_mhz']:.0f} MHz " \
+            f"with one 256-bit FMA pair a core: {env['formula_peak_gflops']:.0f} GF/s)"
+    return line
+
+
 def print_header(report):
     env, gemm = report["environment"], report["gemm"]
     print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
           f"numpy {env['numpy']}  numba {env['numba']} ({env['numba_threading_layer']})  "
           f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
+    if line := machine_line(env):
+        print(line)
     memory = report["memory"]
     print(f"BLAS: {blas_summary(env)}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} "
           f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']}).  "
@@ -174,7 +189,8 @@ def markdown(report) -> str:
              f"GEMM limit: {gemm['float32']['gflops']:.0f} GF/s float32, "
              f"{gemm['float64']['gflops']:.0f} GF/s float64; memory bandwidth (triad) "
              f"{report['memory']['triad_gbs']:.1f} GB/s." +
-             (f" {line}." if (line := environment_line(env)) else ""), ""]
+             (f" {line}." if (line := environment_line(env)) else "") +
+             (f" {line}." if (line := machine_line(env)) else ""), ""]
     rows = []
     for entry in report["cases"]:
         headers, case_rows = table(entry)

@@ -100,6 +100,35 @@ def cpuinfo() -> str:
         return ""
 
 
+def physical_cores(text: str | None = None) -> int | None:
+    """Distinct (physical id, core id) pairs in /proc/cpuinfo: SMT siblings share one core's
+    FMA units. None where the file does not say."""
+    text = cpuinfo() if text is None else text
+    cores, package = set(), None
+    for key, _, value in (line.partition(":") for line in text.splitlines()):
+        if key.strip() == "physical id":
+            package = value.strip()
+        elif key.strip() == "core id":
+            cores.add((package, value.strip()))
+    return len(cores) or None
+
+
+def blas_kernel() -> str | None:
+    """NumPy's BLAS and the kernel it chose for this CPU, e.g. "openblas 0.3.29 Haswell"
+    (threadpoolctl; None without it)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    import numpy  # noqa: F401  (loads the BLAS: threadpoolctl only sees loaded libraries)
+
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            parts = (lib.get("internal_api"), lib.get("version"), lib.get("architecture"))
+            return " ".join(str(p) for p in parts if p)
+    return None
+
+
 def cpu_model() -> str:
     """The CPU's marketing name (Linux /proc/cpuinfo), else what platform knows."""
     names = [line.split(":", 1)[1].strip() for line in cpuinfo().splitlines()

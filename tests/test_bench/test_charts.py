@@ -80,24 +80,28 @@ def test_the_map_marks_a_winner_within_the_noise():
     assert any("1.10x 2nd (noise)" in t for t in texts)
 
 
-def test_the_roofline_draws_the_vector_peak_and_blocked_s_share_of_it():
-    """With a recorded peak: a line at it, labelled with its terms, and blocked's best point
-    labelled with the share the peak-share target reads; without one: neither."""
-    from kernels.bench import readers
+def test_the_roofline_draws_the_measured_peak_and_blocked_s_share_of_it():
+    """With a measured peak: a line at it, labelled with the probe's terms, and blocked's
+    best point labelled with the share the peak-share target reads; without one (a report
+    with only the computed figure): neither."""
+    from kernels.bench import shares
 
     cases = [dict(name=n, kind="conv", set="std", results={
         "blocked": dict(gflops=g, flops_per_byte=20.0), "im2col": dict(gflops=90.0,
                                                                        flops_per_byte=5.0)})
         for n, g in (("slow", 8.0), ("fast", 83.0))]
     report = _report(cases)
-    report["environment"] = dict(ENV, clock_mhz=2596.134, vector_peak_gflops=166.15)
+    probe = dict(gflops=166.15, lanes=8, fma_units=2, clock_mhz=2596.134)
+    report["environment"] = dict(ENV, peak_gflops=166.15, formula_peak_gflops=120.0,
+                                 machine=dict(threads=2, peak={"float32": probe}))
     fig = charts.roofline_figure(report)
     texts = _texts(fig)
-    assert " vector peak 166 GF/s (2 cores x 16 lanes x 2 x 2.60 GHz)" in texts
-    share = readers.best_share_of_peak("blocked")(report)[0]
+    assert " measured peak 166 GF/s (2 threads x 8 lanes x 2 FMA units x 2 x 2.60 GHz)" \
+        in texts
+    share = shares.best_share_of_peak("blocked")(report)[0]
     assert "fast: 50% of peak" in texts and f"{share:.0%}" == "50%"
     assert "slow" in texts and sum("of peak" in t for t in texts) == 1  # blocked only
     assert any(list(line.get_ydata()) == [166.15, 166.15] for line in fig.axes[0].lines)
-    del report["environment"]["vector_peak_gflops"]
+    report["environment"] = dict(ENV, vector_peak_gflops=166.15)  # a report of before
     texts = _texts(charts.roofline_figure(report))
     assert "fast" in texts and not any("peak" in t for t in texts)

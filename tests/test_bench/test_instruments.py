@@ -154,19 +154,31 @@ CPUINFO = "".join(f"processor\t: {i}\ncpu MHz\t\t: 2596.134\nphysical id\t: {p}\
 
 def test_physical_cores_count_smt_siblings_once():
     """Two packages of two cores with two hardware threads each: 4 cores, not 8."""
-    assert instruments.physical_cores(CPUINFO) == 4
-    assert instruments.physical_cores("processor : 0\n") is None
+    assert instruments.runtime.physical_cores(CPUINFO) == 4
+    assert instruments.runtime.physical_cores("processor : 0\n") is None
+
+
+MEASURED = dict(peak={"float32": dict(gflops=300.0), "float64": dict(gflops=150.0)},
+                bandwidth_gbs=40.0, measured="2026-12-06T00:00:00+00:00", probe_seconds=3.0)
 
 
 @pytest.mark.parametrize("threads, cores", [(1, 1), (4, 4), (8, 4)])
-def test_the_recorded_peak_is_that_of_the_cores_the_threads_use(monkeypatch, threads, cores):
+def test_the_recorded_peak_is_measured_and_the_formula_only_a_cross_check(
+        monkeypatch, threads, cores):
+    """peak_gflops is the probe's, for the report's dtype; the formula (cores the threads
+    use x 16 lanes x 2 x the listed clock) is recorded under its own name beside it."""
     monkeypatch.setattr(instruments.runtime, "cpuinfo", lambda: CPUINFO)
-    peak = instruments.machine_peak("float32", threads)
-    assert peak == dict(clock_mhz=2596.134, vector_peak_gflops=pytest.approx(
-        cores * 16 * 2 * 2.596134))
+    monkeypatch.setattr(instruments.peak, "measured", lambda threads, refresh: MEASURED)
+    found = instruments.machine_peak("float64", threads)
+    assert found["peak_gflops"] == 150.0 and found["machine"]["peak"] == MEASURED["peak"]
+    assert found["machine"]["threads"] == threads and found["machine"]["id"]
+    assert found["listed_clock_mhz"] == 2596.134
+    assert found["formula_peak_gflops"] == pytest.approx(cores * 8 * 2 * 2.596134)
 
 
-def test_no_clock_no_peak(monkeypatch):
+def test_no_listed_clock_no_formula(monkeypatch):
     monkeypatch.setattr(instruments.runtime, "cpuinfo", lambda: "")
-    assert instruments.machine_peak("float32", 2) == dict(clock_mhz=None,
-                                                          vector_peak_gflops=None)
+    monkeypatch.setattr(instruments.peak, "measured", lambda threads, refresh: MEASURED)
+    found = instruments.machine_peak("float32", 2)
+    assert found["peak_gflops"] == 300.0
+    assert found["listed_clock_mhz"] is None and found["formula_peak_gflops"] is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.bench import columns, readers, targets
+from kernels.bench import columns, readers, shares, targets
 from kernels.bench.targets import Target
 
 
@@ -54,7 +54,7 @@ def test_missing_figures_are_not_measured():
                  readers.worst_error_ratio("fft"), readers.worst_workspace("fft", "mnist"),
                  readers.fastest_on_some_case("fft", "large"), readers.worst_memory_vs_torch(),
                  readers.first_layer_dx_saving("convnet"),
-                 readers.best_share_of_peak("blocked")):
+                 shares.best_share_of_peak("blocked")):
         assert read(empty)[0] is None
     rows = targets.check(empty)
     assert len(rows) == len(targets.TARGETS)
@@ -246,9 +246,9 @@ def test_the_epoch_target_is_the_default_training_step():
     assert row.check(report(train_steps=[steps]))["met"] is False
 
 
-def _peak_report(vector_peak, *cases):
+def _peak_report(measured_peak, *cases):
     r = report(*cases)
-    r["environment"].update(clock_mhz=2600.0, vector_peak_gflops=vector_peak)
+    r["environment"].update(peak_gflops=measured_peak, formula_peak_gflops=80.0)
     return r
 
 
@@ -258,10 +258,10 @@ def _rated(name, rates, case_set="std"):
 
 
 @pytest.mark.parametrize("best, met", [(80.0, True), (79.0, False)])
-def test_blocked_best_case_share_of_the_vector_peak(best, met):
+def test_blocked_best_case_share_of_the_measured_peak(best, met):
     """The highest of blocked's GF/s over the conv cases (not another backend's, not a
-    user's case) over the recorded vector peak; 50 % of 160 GF/s is 80."""
-    target = _target("roofline: blocked's best case >= 50 % of the vector peak")
+    user's case) over the measured peak, never the computed one; 50 % of 160 GF/s is 80."""
+    target = _target("roofline: blocked's best case >= 50 % of the measured peak")
     r = _peak_report(160.0, _rated("a", {"blocked": 40.0, "im2col": 150.0}),
                      _rated("b", {"blocked": best, "im2col": 10.0}),
                      _rated("mine", {"blocked": 159.0}, case_set="custom"))
@@ -270,11 +270,47 @@ def test_blocked_best_case_share_of_the_vector_peak(best, met):
     assert row["unit"] == "%" and row["note"] == f"b: {best:.0f} of 160 GF/s"
 
 
-def test_the_share_of_peak_is_not_measured_without_a_recorded_peak():
-    read = readers.best_share_of_peak("blocked")
+def test_the_share_of_peak_is_not_measured_without_a_measured_peak():
+    """A report made before the probe has only the computed peak: no share of it."""
+    read = shares.best_share_of_peak("blocked")
     cases = [_rated("a", {"blocked": 40.0})]
-    for environment in (dict(dtype="float32"), dict(dtype="float32", clock_mhz=None,
-                                                    vector_peak_gflops=None)):
+    for environment in (dict(dtype="float32"), dict(dtype="float32", clock_mhz=2600.0,
+                                                    vector_peak_gflops=166.0)):
         value, note = read(dict(report(*cases), environment=environment))
-        assert value is None and note.startswith("not measured: the report has no vector peak")
+        assert value is None and note.startswith("not measured: the report has no measured")
     assert read(_peak_report(160.0, _rated("a", {"im2col": 40.0}))) == readers.NOT_MEASURED
+
+
+def _std_3x3x64(forward_ms, data_ms, weights_ms):
+    """std.3x3x64 with 1 GFLOP forward (2 backward): blocked's passes at these times."""
+    timings = dict(forward=stats(forward_ms), backward_data=stats(data_ms),
+                   backward_weights=stats(weights_ms))
+    return case("std.3x3x64", {"blocked": timings, "im2col": result(1, 1)}, case_set="std",
+                flops=dict(forward=1e9, backward=2e9))
+
+
+@pytest.mark.parametrize("forward_ms, met", [(12.5, True), (12.6, False)])
+def test_blocked_std_3x3x64_forward_share_of_the_measured_peak(forward_ms, met):
+    """1 GFLOP in 12.5 ms is 80 GF/s: 70 % of a 114.3 GF/s peak is 80.0."""
+    target = _target("std.3x3x64: blocked's forward >= 70 % of the measured peak")
+    row = target.check(_peak_report(80 / 0.7, _std_3x3x64(forward_ms, 50, 50)))
+    assert row["measured"] == pytest.approx(1e9 / (forward_ms / 1e3) / 1e9 / (80 / 0.7))
+    assert row["met"] is met and row["unit"] == "%"
+
+
+@pytest.mark.parametrize("slowest, met", [("forward", False), ("backward_data", False),
+                                          ("backward_weights", False), (None, True)])
+def test_each_of_blocked_s_passes_share_of_the_measured_peak(slowest, met):
+    """Every pass must reach 60 % of a 100 GF/s peak (1 GFLOP each: 16.6 ms passes, 17
+    fails): the least of the three decides, whichever pass it is."""
+    target = _target("std.3x3x64: each of blocked's three passes >= 60 % of the measured peak")
+    times = {p: 16.6 for p in ("forward", "backward_data", "backward_weights")}
+    if slowest:
+        times[slowest] = 17.0
+    row = target.check(_peak_report(100.0, _std_3x3x64(*times.values())))
+    assert row["met"] is met
+    assert row["measured"] == pytest.approx(1000 / (17.0 if slowest else 16.6) / 100)
+    assert row["note"] == ", ".join(f"{p} {1000 / t:.0f}" for p, t in times.items()) + \
+        " GF/s of a 100 GF/s peak"
+    no_peak = target.check(report(_std_3x3x64(1, 1, 1)))
+    assert no_peak["met"] is None and "no measured peak" in no_peak["note"]

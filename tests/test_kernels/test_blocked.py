@@ -1,10 +1,19 @@
 """The blocked backend's own concerns, beyond the conformance grid every backend runs: the
 remainders of its channel blocks (channels, filters, widths and batches that are not
 multiples of the block width or of the pixel tile), the layout conversions, the block width
-derivation, that a skipped pass does no work, and that results do not depend on the width."""
+derivation, the instructions its tiles compile to on every x86 target (tests/assembly.py),
+that a skipped pass does no work, and that results do not depend on the width."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import assembly
 import numpy as np
 import pytest
 
@@ -15,6 +24,7 @@ from kernels.backends.blocked import (backward_data, backward_weights, depthwise
 from kernels.conformance.checks import check_conv, conv_inputs
 
 DTYPES = [np.float32, np.float64]
+TESTS = Path(__file__).resolve().parents[1]
 
 # (N, C, H, W, F, kernel, params): every channel count, width and batch off the block and
 # the 4-pixel tile, across strides, dilations, padding, groups and depthwise multipliers.
@@ -137,13 +147,9 @@ def test_depthwise_weight_layout_round_trip():
     np.testing.assert_array_equal(depthwise.weights_from_blocked(wd, 10), w)
 
 
-@pytest.mark.parametrize("features,width32,width64", [
-    ({"avx512f": True, "avx2": True, "avx": True}, 16, 8),
-    ({"avx512f": False, "avx2": True, "avx": True}, 8, 4),
-    ({"avx": False, "sse2": True}, 4, 2),
-])
-def test_block_width_follows_the_vector_registers(features, width32, width64, monkeypatch):
-    monkeypatch.setattr(registers.llvm, "get_host_cpu_features", lambda: features)
+@pytest.mark.parametrize("bits,width32,width64", [(512, 16, 8), (256, 8, 4), (128, 4, 2)])
+def test_block_width_follows_the_vector_registers(bits, width32, width64, monkeypatch):
+    monkeypatch.setattr(registers.machine, "vector_bits", lambda: bits)
     registers.vector_bytes.cache_clear()
     try:
         assert registers.block_width(np.float32) == width32
@@ -153,6 +159,9 @@ def test_block_width_follows_the_vector_registers(features, width32, width64, mo
 
 
 def test_block_width_is_this_machines_vector_width():
+    """Without NUMBA_CPU_NAME/FEATURES the block is one register of the host's widest kind."""
+    if "NUMBA_CPU_NAME" in os.environ:
+        pytest.skip("NUMBA_CPU_NAME names another CPU than this one")
     from llvmlite import binding as llvm
     features = llvm.get_host_cpu_features()
     expected = 64 if features.get("avx512f", False) else 32 if features.get("avx", False) \
@@ -190,26 +199,57 @@ def test_a_skipped_pass_does_no_work(groups, stride, monkeypatch):
 def test_kernels_are_vectorised_with_fma():
     """The register tiles compile to vector FMAs on the widest register this CPU has (the
     point of the layout): float32, forward, backward-data and backward-weights tiles."""
-    import re
-
-    import numba
-    from numba import njit
     if registers.vector_bytes() < 32:
         pytest.skip("no AVX: vector FMA is not guaranteed")
-    B = registers.block_width(np.float32)
     register = {64: "zmm", 32: "ymm"}[registers.vector_bytes()]
-    a5, a6, i = numba.float32[:, :, :, :, ::1], numba.float32[:, :, :, :, :, ::1], numba.int64
-    T = forward.PIXELS
-    tiles = {"forward": (forward._tile(B, T), (a5, a6, a5) + (i,) * 11),
-             "backward-data": (backward_data._tile(B, T), (a5, a6, a5) + (i,) * 11),
-             "backward-weights": (backward_weights._tile(B, backward_weights._lanes_per_tile(B)),
-                                  (a5, a5, a6) + (i,) * 12)}
-    for what, (tile, signature) in tiles.items():
-        fresh = njit(fastmath={"contract"})(tile.py_func)  # cached code cannot be inspected
-        with registers.compiled_with_slp():
-            fresh.compile(signature)
-        asm = "".join(fresh.inspect_asm().values())
-        assert re.search(rf"vfmadd\w+\s[^\n]*%{register}", asm), f"{what}: no vector FMA"
+    found = assembly.blocked_tiles()
+    for what, tile in found["tiles"].items():
+        assert tile["fma"] and tile["registers"] == [register], f"{what}: {tile}"
+
+
+# LLVM CPU -> the register blocked's tiles must use, and whether they multiply-add in one
+# instruction. Intel's AVX-512 server cores carry LLVM's 256-bit preference: without
+# kernels.support.machine.full_vector_width they got two ymm FMAs instead of one zmm.
+TARGETS = {"znver4": ("zmm", True), "sapphirerapids": ("zmm", True),
+           "icelake-server": ("zmm", True), "skylake-avx512": ("zmm", True),
+           "haswell": ("ymm", True), "znver2": ("ymm", True), "nehalem": ("xmm", False)}
+
+
+def _assembly_for(cpu, features=""):
+    """assembly.blocked_tiles() compiled for LLVM CPU `cpu` (its own features when
+    `features` is empty), in a process of its own: Numba fixes its target at start."""
+    env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features,
+               PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "assembly"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+x86 = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                         reason="the LLVM CPUs listed are x86 ones")
+
+
+@x86
+@pytest.mark.parametrize("cpu", TARGETS)
+def test_every_targets_tiles_use_its_widest_registers(cpu):
+    """The code another vendor's CPU gets, proven from this machine: compiled for `cpu`
+    with that CPU's own features, never run."""
+    register, fused = TARGETS[cpu]
+    found = _assembly_for(cpu)
+    lanes = {"zmm": 16, "ymm": 8, "xmm": 4}[register]
+    assert found["block_width"] == lanes and found["vector_bits"] == lanes * 32
+    for what, tile in found["tiles"].items():
+        assert tile == dict(registers=[register], fma=fused), f"{cpu} {what}: {tile}"
+
+
+@x86
+def test_a_users_own_256_bit_preference_wins():
+    """NUMBA_CPU_FEATURES naming the preference is the user's choice: blocked then blocks
+    8 lanes, one ymm register, instead of splitting 16 lanes over two."""
+    found = _assembly_for("sapphirerapids", "+prefer-256-bit")
+    assert found["block_width"] == 8 and found["vector_bits"] == 256
+    assert all(t["registers"] == ["ymm"] for t in found["tiles"].values())
 
 
 def test_registered_as_an_algorithm():
@@ -217,12 +257,13 @@ def test_registered_as_an_algorithm():
     assert kernels.get_backend("blocked") is blocked
 
 
-def test_vector_peak_is_cores_lanes_fma_and_clock():
-    """The roofline's '% of peak' denominator: 2 cores x 16 float32 lanes per cycle x 2
-    flops per FMA x 2596 MHz, the clock read from /proc/cpuinfo's text."""
+def test_formula_peak_is_cores_lanes_fma_and_listed_clock():
+    """The computed cross-check beside the measured peak: 2 cores x 16 float32 lanes per
+    cycle x 2 flops per FMA x 2596 MHz, the clock read from /proc/cpuinfo's text."""
     from kernels.bench import instruments
     text = "processor\t: 0\ncpu MHz\t\t: 2596.134\nprocessor\t: 1\ncpu MHz\t\t: 2400.0\n"
     assert instruments.clock_mhz(text) == 2596.134
     assert instruments.clock_mhz("processor : 0\n") is None
-    assert instruments.vector_peak(np.float32, 2, 2596.134) == pytest.approx(2 * 16 * 2 * 2.596134)
-    assert instruments.vector_peak(np.float64, 1, 3000.0) == pytest.approx(8 * 2 * 3.0)
+    assert instruments.formula_peak(np.float32, 2, 2596.134) == \
+        pytest.approx(2 * 16 * 2 * 2.596134)
+    assert instruments.formula_peak(np.float64, 1, 3000.0) == pytest.approx(8 * 2 * 3.0)

@@ -3,9 +3,11 @@ small array on the stack, and Numba compiling with LLVM's SLP vectoriser switche
 
 Block width. A channel block is one vector register of the dtype: the register's bytes
 (64 with AVX-512, 32 with AVX/AVX2, 16 otherwise: SSE2, NEON) over the item size, so 16
-float32 lanes on an AVX-512 CPU, 8 on an AVX2 one, half that for float64. The features are
-the ones Numba compiles for (llvmlite's host CPU features), so the width always matches the
-instructions the kernels are compiled to. `FORCED_BLOCK_WIDTH` overrides it (tests: the
+float32 lanes on an AVX-512 CPU, 8 on an AVX2 one, half that for float64. The width is the
+one Numba compiles for (kernels.support.machine.vector_bits: NUMBA_CPU_NAME and
+NUMBA_CPU_FEATURES included, with LLVM's 256-bit preference switched off where the target
+has 512-bit registers), so a block is always one register of the instructions the kernels
+are compiled to. `FORCED_BLOCK_WIDTH` overrides it (tests: the
 result must not depend on it).
 
 Registers. A kernel keeps its output tile (a few pixels x one channel block) in
@@ -27,10 +29,11 @@ import contextlib
 import functools
 
 import numpy as np
-from llvmlite import binding as llvm
 from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
+
+from ...support import machine
 
 FORCED_BLOCK_WIDTH: int | None = None  # tests set it to check the result does not depend on it
 JIT = dict(cache=True, nogil=True, fastmath={"contract"})
@@ -45,13 +48,8 @@ UNCACHED = dict(JIT, cache=False)
 
 @functools.lru_cache(maxsize=None)
 def vector_bytes() -> int:
-    """The width of the widest vector register Numba compiles for on this CPU."""
-    features = llvm.get_host_cpu_features()
-    if features.get("avx512f", False):
-        return 64
-    if features.get("avx", False):
-        return 32
-    return 16
+    """The width in bytes of the vector registers Numba compiles for."""
+    return machine.vector_bits() // 8
 
 
 def block_width(dtype) -> int:
