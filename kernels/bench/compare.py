@@ -152,6 +152,8 @@ def geometric_mean(values) -> float:
 
 
 def _samples(stats):
+    """The timing's samples, or None where there are none to test (a report before issue
+    22) or only one (a single timed call: no spread to test against)."""
     samples = stats.get("samples")
     return samples if isinstance(samples, list) and len(samples) >= 2 else None
 

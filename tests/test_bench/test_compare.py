@@ -368,3 +368,13 @@ def test_a_slower_library_does_not_fail_the_gate(tmp_path, capsys):
     assert compare.main(a, b) == 1
     assert "regression: 3 timings of ours slower beyond 1.10x (exit 1)" in \
         capsys.readouterr().out
+
+
+def test_a_single_timed_call_is_judged_by_the_band():
+    one = dict(median=9.0, p25=9.0, p75=9.0, min=9.0, repeats=1, calls_per_sample=1,
+               first_call=9.0, samples=[9.0])  # what measure_once records (naive)
+    old = report(naive=dict(forward=one))
+    new = report(naive=dict(forward=dict(one, median=12.0, p25=12.0, p75=12.0,
+                                         samples=[12.0])))
+    (row,) = compare.changes(old, new)
+    assert row["method"] == "band" and row["verdict"] == "slower"  # 1.33 > 1.25
