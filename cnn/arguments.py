@@ -61,6 +61,22 @@ def _threads(text):
     return value
 
 
+def _backend(backends):
+    """--backend's type: an available backend's name; a near miss gets "did you mean", a
+    registered one that cannot be used its reason (a framework not installed, say)."""
+    def parse(text):
+        if text in backends:
+            return text
+        entry = kernels.plugins.find(text)
+        if entry is not None and entry.problem is not None:
+            raise argparse.ArgumentTypeError(f"backend {text!r} is unavailable: "
+                                             f"{entry.problem}")
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r}{kernels.plugins.did_you_mean(text)} "
+            f"(choose from {', '.join(backends)})")
+    return parse
+
+
 def _default(key):
     return f"default {getattr(TrainConfig, key)}; with --resume the checkpoint's"
 
@@ -71,7 +87,7 @@ def build_parser(description, prog="python -m cnn"):
     backends = kernels.available()
 
     train = commands.add_parser("train", help="train a model on MNIST")
-    train.add_argument("--backend", choices=backends,
+    train.add_argument("--backend", type=_backend(backends), choices=backends,
                        help=f"default {DEFAULT_BACKEND}; with --resume the checkpoint's "
                             "(one that computes only the forward pass cannot train)")
     train.add_argument("--arch", choices=list(ARCHITECTURES),
@@ -114,7 +130,8 @@ def build_parser(description, prog="python -m cnn"):
 
     evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
     evaluate_.add_argument("model", type=_path, help="a checkpoint written by train")
-    evaluate_.add_argument("--backend", choices=backends, help=TRAINED_WITH)
+    evaluate_.add_argument("--backend", type=_backend(backends), choices=backends,
+                           help=TRAINED_WITH)
     evaluate_.add_argument("--data-dir", type=_path, help="MNIST folder (as for train)")
     evaluate_.add_argument("--limit-test", type=_count, help="use the first N test images")
     evaluate_.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -125,6 +142,7 @@ def build_parser(description, prog="python -m cnn"):
                          help="a 28x28 PNG (dark on light or light on dark; a transparent "
                               "background counts as the background), or an index into the "
                               "test set (0-9999)")
-    predict.add_argument("--backend", choices=backends, help=TRAINED_WITH)
+    predict.add_argument("--backend", type=_backend(backends), choices=backends,
+                          help=TRAINED_WITH)
     predict.add_argument("--data-dir", type=_path, help="MNIST folder, for test-set indices")
     return parser

@@ -164,7 +164,8 @@ def _entry(name):
         raise TypeError(f"backend name must be a str, got {type(name).__name__}")
     entry = plugins.find(name)
     if entry is None:
-        raise ValueError(f"unknown backend {name!r}; available: {', '.join(available())}")
+        raise ValueError(f"unknown backend {name!r}{plugins.did_you_mean(name)}; "
+                         f"available: {', '.join(available())}")
     return entry
 
 

@@ -17,6 +17,7 @@ plug-in is a LIBRARY: never offered to auto, never counted as ours.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -105,6 +106,14 @@ def entries() -> list[Entry]:
 def install_hint(name: str) -> str:
     """The command that installs the framework `name`'s extra."""
     return f"pip install '{FRAMEWORKS[name][2]}'"
+
+
+def did_you_mean(name: str) -> str:
+    """" (did you mean 'blocked'?)" when `name` is a near miss of a registered backend's
+    name (difflib), else "": for every message that rejects an unknown backend name."""
+    close = difflib.get_close_matches(name, [e.name for e in entries() if e.name != name],
+                                      n=1) if isinstance(name, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def find(name: str) -> Entry | None:

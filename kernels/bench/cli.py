@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from .. import available
+from .. import available, plugins
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
 from ..cases.custom import collect as collect_custom
 from ..support.command_line import Parser
@@ -112,7 +112,8 @@ def plan_from(args, parser, argv) -> Plan:
     """Every check before any measurement: a bad request costs nothing."""
     backends = _names(args.backends, "--backends", parser) or available()
     if unknown := [b for b in backends if b not in available()]:
-        parser.error(f"unknown backend(s) {', '.join(unknown)}; "
+        parser.error(f"unknown backend(s) "
+                     f"{', '.join(b + plugins.did_you_mean(b) for b in unknown)}; "
                      f"available: {', '.join(available())}")
     # PyTorch is timed unless --no-torch, as before it was a backend: once registered, the
     # `torch` backend is the report's PyTorch row whatever --backends lists.
