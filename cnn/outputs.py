@@ -62,13 +62,20 @@ def _blas():
             for pool in threadpool_info() if pool.get("user_api") == "blas"]
 
 
+def _fingerprint():
+    """The machine the run's seconds describe (kernels.support.peak.fingerprint: ISA, vector
+    width, cores, measured peak; the peak is cached per machine after its first probe)."""
+    from kernels.support import peak, runtime
+    return peak.fingerprint(runtime.pinned_threads() or runtime.usable_cores())
+
+
 def _versions(backend):
     import numba
 
     found = dict(convbench=_installed("convbench"), python=platform.python_version(),
                  numpy=np.__version__, numba=numba.__version__, scipy=_installed("scipy"),
                  torch=_installed("torch"), blas=_blas(), machine=platform.machine(),
-                 cpu=cpu_model(), cpus=os.cpu_count())
+                 cpu=cpu_model(), cpus=os.cpu_count(), fingerprint=_fingerprint())
     wrapped = getattr(backend, "versions", None)  # a framework backend names its libraries
     if wrapped is not None:
         found["backend_libraries"] = wrapped()

@@ -16,6 +16,8 @@ COMMANDS = {  # name -> (module with main(argv), what it does)
     "merge": ("kernels.bench.merge", "join the --json files of a sharded bench or map run"),
     "fleet": ("kernels.bench.fleet", "a sharded bench or map run on a Slurm array (submitit), "
                                      "merged"),
+    "machine": ("kernels.bench.fingerprint", "this machine's fingerprint: ISA, vector width, "
+                                             "measured FMA peak and clock, bandwidth"),
     "list": ("kernels.listing", "every backend: role, origin, passes, and why one is unavailable"),
     "verify": ("kernels.conformance.verify", "the conformance suite against one backend "
                                              "(needs the [verify] extra)"),

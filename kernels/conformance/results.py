@@ -155,6 +155,9 @@ def render(result) -> str:
     info = result
     lines = [f"verify {info['backend']}: {info['role']}, {info['origin']}; computes "
              f"{', '.join(info['passes'])}" + ("  (--quick)" if info["quick"] else ""), ""]
+    if info.get("machine"):
+        from kernels.support.machine import one_line
+        lines.insert(1, f"on {one_line(info['machine'])}")
     width = max([len("category")] + [len(r["category"]) for r in info["categories"]])
     lines.append(f"{'category':<{width}}  " + "  ".join(f"{h:>12}" for h in HEADINGS))
     for row in info["categories"] + [dict(category="total", **info["totals"])]:

@@ -122,11 +122,13 @@ def blas_kernel() -> str | None:
         return None
     import numpy  # noqa: F401  (loads the BLAS: threadpoolctl only sees loaded libraries)
 
-    for lib in threadpool_info():
-        if lib.get("user_api") == "blas":
-            parts = (lib.get("internal_api"), lib.get("version"), lib.get("architecture"))
-            return " ".join(str(p) for p in parts if p)
-    return None
+    found = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # SciPy and PyTorch may load BLAS libraries of their own: NumPy's is the one matmul uses
+    found.sort(key=lambda lib: "numpy" not in str(lib.get("filepath", "")).lower())
+    if not found:
+        return None
+    parts = (found[0].get("internal_api"), found[0].get("version"), found[0].get("architecture"))
+    return " ".join(str(p) for p in parts if p)
 
 
 def cpu_model() -> str:

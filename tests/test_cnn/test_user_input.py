@@ -334,6 +334,9 @@ def test_metrics_record_every_setting_and_the_versions(fake_mnist, workdir, caps
     env = metrics["environment"]
     assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
     assert env["python"] and env["cpu"] and "convbench" in env
+    fingerprint = env["fingerprint"]  # the machine the seconds describe
+    assert fingerprint["id"] and fingerprint["peak"]["float32"]["gflops"] > 0
+    assert fingerprint["isa"] is not None and fingerprint["vector_bits"] in (128, 256, 512)
 
 
 def test_metrics_record_scipy_torch_and_blas_as_strict_json(fake_mnist, workdir, capsys):

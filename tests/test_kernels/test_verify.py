@@ -42,6 +42,9 @@ def test_a_correct_backend_with_a_narrower_range_passes(tmp_path):
     assert grid["passed"] > 0 and grid["out_of_range"] > 0
     assert set(result["worst_error_units"]) == {"forward", "backward-data", "backward-weights"}
     assert "verify good: PASSED" in run.stdout
+    machine = result["machine"]  # the code verified depends on the ISA and vector width
+    assert machine["vector_bits"] in (128, 256, 512) and machine["peak"]["float32"]["gflops"] > 0
+    assert f"[machine {machine['id']}]" in run.stdout.splitlines()[1]
 
 
 def test_a_wrong_weight_gradient_fails_naming_the_pass_and_a_configuration(tmp_path):
