@@ -15,9 +15,10 @@ listed clock, so SGEMM ran at 237 % of such a "peak". Here the peak is measured 
 - Clock probe (x86): a chain of dependent register adds retires one a cycle on every x86
   core, so adds / second is the clock the cores really run at under load, which benchdnn
   reports too. Measured right before and after each FMA round, on every thread.
-- FMA units a core = peak per core / (lanes x 2 x clock): an integer up to noise (1 on
-  Zen 4, whose 512-bit FMA takes both 256-bit halves, 2 on Zen 3 in ymm and on Intel's
-  AVX-512 server cores), which is the probe's own cross-check.
+- FMA units a core = peak / cores used / (lanes x 2 x clock), the cores used being
+  min(threads, physical cores) (SMT siblings share their core's units): a whole number up
+  to noise (1 on Zen 4, whose 512-bit FMA takes both 256-bit halves, 2 on Zen 3 in ymm and
+  on Intel's AVX-512 server cores), the probe's own cross-check.
 - Bandwidth: STREAM's triad over all threads on 3 x 256 MiB.
 
 The best of a few rounds is kept (the peak is what the machine can do; load only lowers a
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, machine, probes
+from . import files, machine, probes, runtime
 
 ROUNDS = 5
 SECONDS_PER_CALL = 0.05
@@ -101,7 +102,9 @@ def probe(dtype, threads: int, rounds: int = ROUNDS) -> dict:
     result = dict(gflops=best_rate / 1e9, lanes=lanes, vector_bits=bits, fma=fused,
                   accumulators=probes.ACCUMULATORS, threads=threads)
     if hz:
-        units = best_rate / threads / (lanes * 2 * hz)
+        # per core, not per thread: SMT siblings share their core's FMA units
+        cores = min(threads, runtime.physical_cores() or threads)
+        units = best_rate / cores / (lanes * 2 * hz)
         result.update(clock_mhz=hz / 1e6, fma_units=max(1, round(units)),
                       fma_units_measured=units)
     else:
