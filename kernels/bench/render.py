@@ -52,6 +52,18 @@ def machine_line(env) -> str | None:
     return line
 
 
+def peak_warning(report) -> str | None:
+    """A line when the run's GEMM beat the measured peak by more than noise (10 %): then a
+    busy moment slowed every round of the probe, and every share of peak reads too high."""
+    env = report["environment"]
+    peak, gemm = env.get("peak_gflops"), report["gemm"][env["dtype"]]["gflops"]
+    if peak and gemm > 1.1 * peak:
+        return f"warning: the GEMM ran at {gemm:.0f} GF/s, {gemm / peak:.2f}x the measured " \
+            f"peak of {peak:.0f}: the probe was disturbed, so the shares of peak read high " \
+            "(python -m kernels machine --refresh measures it again)"
+    return None
+
+
 def print_header(report):
     env, gemm = report["environment"], report["gemm"]
     print(f"{env['date']}  {env['cpu']}  {env['cores']} cores, {env['threads']} threads  "
@@ -59,6 +71,8 @@ def print_header(report):
           f"torch {env['torch'] or '-'}  {env['dtype']}  malloc reuse {env['malloc_reuse']}")
     if line := machine_line(env):
         print(line)
+    if warning := peak_warning(report):
+        print(warning)
     memory = report["memory"]
     print(f"BLAS: {blas_summary(env)}.  GEMM limit: float32 {gemm['float32']['gflops']:.1f} "
           f"GF/s, float64 {gemm['float64']['gflops']:.1f} GF/s (n={gemm['float32']['n']}).  "

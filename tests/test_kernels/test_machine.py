@@ -166,3 +166,14 @@ def test_the_cache_keeps_the_best_measurement(tmp_path, monkeypatch):
     assert higher["peak"]["float32"]["gflops"] == 120.0
     assert peak.measured(2)["peak"]["float32"]["gflops"] == 120.0
     assert list(tmp_path.rglob("*.part")) == []
+
+
+def test_a_gemm_above_the_measured_peak_is_flagged():
+    from kernels.bench import render
+    report = dict(environment=dict(dtype="float32", peak_gflops=100.0),
+                  gemm=dict(float32=dict(gflops=110.0)))
+    assert render.peak_warning(report) is None  # within noise
+    report["gemm"]["float32"]["gflops"] = 111.0
+    assert "1.11x the measured peak of 100" in render.peak_warning(report)
+    del report["environment"]["peak_gflops"]  # a report made before the probe
+    assert render.peak_warning(report) is None
