@@ -378,3 +378,14 @@ def test_a_single_timed_call_is_judged_by_the_band():
                                          samples=[12.0])))
     (row,) = compare.changes(old, new)
     assert row["method"] == "band" and row["verdict"] == "slower"  # 1.33 > 1.25
+
+
+def test_a_regression_measured_while_busy_says_so(tmp_path, capsys):
+    old = dict(gate_report(im2col=BASE), sections={"conv": {"busy": True}})
+    old["cases"][0]["kind"] = "conv"
+    new = dict(gate_report(im2col=[s * 1.5 for s in BASE]), sections={"conv": {"busy": False}})
+    new["cases"][0]["kind"] = "conv"
+    a, b = write(tmp_path / "a.json", old), write(tmp_path / "b.json", new)
+    assert compare.main(a, b) == 1  # still a regression
+    assert "every one measured while a machine was busy: confirm on a quiet one" in \
+        capsys.readouterr().out
