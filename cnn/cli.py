@@ -117,10 +117,16 @@ def cmd_train(args):
     _check_backend(state.model)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type
-    train = (prepare_images(data.train_images[:args.limit_train], dtype),
-             data.train_labels[:args.limit_train].astype(np.intp))
-    test = (prepare_images(data.test_images[:args.limit_test], dtype),
-            data.test_labels[:args.limit_test].astype(np.intp))
+    # A resumed run uses the checkpoint's image counts unless told otherwise: the documented
+    # `train --epochs 10 --resume m.npz` failed after a --limit-train run (issue 23).
+    limit_train = args.limit_train if args.limit_train is not None else \
+        state.saved_meta.get("train_samples")
+    limit_test = args.limit_test if args.limit_test is not None else \
+        state.saved_meta.get("test_samples")
+    train = (prepare_images(data.train_images[:limit_train], dtype),
+             data.train_labels[:limit_train].astype(np.intp))
+    test = (prepare_images(data.test_images[:limit_test], dtype),
+            data.test_labels[:limit_test].astype(np.intp))
     train_samples, test_samples = len(train[0]), len(test[0])
     saved_samples = state.saved_meta.get("train_samples", train_samples)
     if saved_samples != train_samples:
@@ -143,7 +149,7 @@ def cmd_train(args):
             print(choices_table(state.model, state.training_choices, backend.name,
                                 config.batch_size), flush=True)
         if save:
-            save_state(save, state, _checkpoint_meta(state, train_samples))
+            save_state(save, state, _checkpoint_meta(state, train_samples, test_samples))
 
     def bar(what, total):
         return lambda epoch: ProgressBar(total, f"{what} {epoch}/{config.epochs}",
@@ -173,11 +179,11 @@ def _write_outputs(args, state, train_samples, test_samples, interrupted=False):
         print(f"wrote {args.plot}", file=sys.stderr if interrupted else sys.stdout)
 
 
-def _checkpoint_meta(state, train_samples):
+def _checkpoint_meta(state, train_samples, test_samples):
     """What a resumed run needs to repeat this one exactly, beyond the training settings,
     and the algorithm that computed each layer, with which evaluate and predict compute it."""
     backend = state.backend
-    meta = dict(backend=backend.name, train_samples=train_samples,
+    meta = dict(backend=backend.name, train_samples=train_samples, test_samples=test_samples,
                 layer_backends={str(i): name for i, name in state.training_choices.items()})
     decisions = getattr(backend, "decisions", None)
     if decisions is not None:

@@ -358,6 +358,24 @@ def test_resume_equals_uninterrupted(fake_mnist, tmp_path, capsys):
         [{k: v for k, v in h.items() if k not in strip} for h in hc]
 
 
+def test_the_documented_resume_command_after_a_limited_run(fake_mnist, tmp_path, capsys):
+    """docs/cnn.md's `train --epochs 10 --resume lenet.npz --save lenet.npz` after a run with
+    --limit-train said "trained on 64 images, not 256: resume with the same --limit-train"
+    (issue 23): a resumed run takes the checkpoint's image counts, test ones included."""
+    directory, _ = fake_mnist
+    ckpt = tmp_path / "m.npz"
+    assert run(["train", *TRAIN_ARGS, "--limit-train", 64, "--limit-test", 32, "--epochs", 1,
+                "--data-dir", directory, "--save", ckpt], capsys)[0] == 0
+    code, out, err = run(["train", "--no-progress", "--epochs", 2, "--resume", ckpt, "--save",
+                          ckpt, "--data-dir", directory], capsys)
+    assert code == 0, err
+    assert "on 64 images, testing on 32; epochs 2..2" in out
+    # a different count given on purpose is still refused
+    code, _, err = run(["train", "--no-progress", "--epochs", 3, "--resume", ckpt,
+                        "--limit-train", 128, "--data-dir", directory], capsys)
+    assert_one_line_error(code, err, "trained on 64 images, not 128")
+
+
 def test_resume_with_nothing_left_to_do(trained, fake_mnist, tmp_path, capsys):
     """It says only what happened: one line, no "saved ..." for a file it did not write
     (issue 17, finding 15), and it writes none of the outputs."""
