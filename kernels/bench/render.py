@@ -159,6 +159,8 @@ def print_load(sections):
 def verdict(row, missed="MISSED") -> str:
     """met / MISSED, and "busy" when the machine was loaded while its figures were measured
     (kernels.bench.load): a verdict to take with salt."""
+    if row["met"] is None:
+        return "not judged"  # measured, but on a busy machine (kernels.bench.targets)
     return ("met" if row["met"] else missed) + (" (busy)" if row.get("busy") else "")
 
 
@@ -169,14 +171,15 @@ def unjudged(rows) -> list[str]:
     for reason in dict.fromkeys(r["note"] for r in skipped):
         lines.append(f"{count(sum(r['note'] == reason for r in skipped), 'target')} "
                      f"{reason}")
-    unmeasured = sum(r["met"] is None and r.get("applicable") is not False for r in rows)
+    unmeasured = sum(r["met"] is None and r.get("applicable") is not False
+                     and r.get("measured") is None for r in rows)
     if unmeasured:
         lines.append(f"{count(unmeasured, 'target')} not measured in this run")
     return lines
 
 
 def print_targets(rows):
-    shown = [r for r in rows if r["met"] is not None]
+    shown = [r for r in rows if r["met"] is not None or r.get("measured") is not None]
     print("targets (ratios measured in this run)")
     for r in shown:
         print(f"  {verdict(r):13} {measured(r):>10}  {r['target']}" +
@@ -247,7 +250,8 @@ def markdown(report) -> str:
         lines += ["", "Peak resident memory of 20 convnet training steps, fresh process each",
                   ""] + _markdown_table(*memory_rows(report["peak_memory"]))
 
-    shown = [t for t in report.get("targets", []) if t["met"] is not None]
+    shown = [t for t in report.get("targets", []) if t["met"] is not None
+             or t.get("measured") is not None]
     if shown:
         lines += [""] + _markdown_table(
             ["target", "measured", "verdict", "note"],

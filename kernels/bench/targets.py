@@ -30,6 +30,7 @@ FAST_ALGORITHMS = ("winograd2x2", "winograd4x4", "fft")
 SETS = ("mnist", "std", "resnet50", "vgg16", "mobilenet", "deepbench", "large")
 BLOCKED_SETS = ("mnist", "std", "resnet50", "mobilenet")  # issue 16's sets for blocked
 GROUPED_CASES = ("std.depthwise", "std.grouped")  # the standard cases with groups > 1
+BUSY_NOTE = "not judged: the machine was busy while its figures were measured"
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,10 @@ class Target:
         value, note = self.read(report)
         met = None if value is None else (
             value >= self.limit if self.higher_is_better else value <= self.limit)
+        if met and busy:  # a loaded machine slows contenders unevenly: never a pass
+            met, note = None, f"{BUSY_NOTE} ({note})" if note else BUSY_NOTE
         return dict(target=self.label, measured=value, limit=self.limit, unit=self.unit,
-                    met=met, note=note, applicable=True, busy=busy if met is not None
+                    met=met, note=note, applicable=True, busy=busy if value is not None
                     else None)
 
 

@@ -314,3 +314,17 @@ def test_each_of_blocked_s_passes_share_of_the_measured_peak(slowest, met):
         " GF/s of a 100 GF/s peak"
     no_peak = target.check(report(_std_3x3x64(1, 1, 1)))
     assert no_peak["met"] is None and "no measured peak" in no_peak["note"]
+
+
+@pytest.mark.parametrize("value, busy, met, shown", [
+    (0.9, True, None, "not judged"), (0.9, False, True, "met"),
+    (1.2, True, False, "MISSED (busy)"), (1.2, False, False, "MISSED")])
+def test_a_target_is_never_met_on_a_busy_run(value, busy, met, shown):
+    """A loaded machine slows contenders unevenly (PyTorch's OpenMP threads 10x): a target
+    measured then is shown with its figure but not passed; a miss stays a miss, marked."""
+    from kernels.bench import render
+    target = Target("t", lambda report: (value, "n"), 1.0)
+    row = target.check(dict(sections=dict(conv=dict(busy=busy))))
+    assert row["met"] is met and row["measured"] == value and render.verdict(row) == shown
+    assert row["note"] == (f"{targets.BUSY_NOTE} (n)" if met is None else "n")
+    assert render.unjudged([row]) == []  # measured: not counted as "not measured"
