@@ -258,8 +258,8 @@ def _across_machines(old_path, new_path, old, new) -> int:
         print(f"  {r['case']:{width}}  {r['backend']:12} "
               f"{r['old']['peak_text']:>22}, {r['old']['framework_text']:<24} -> "
               f"{r['new']['peak_text']:>22}, {r['new']['framework_text']}")
-    print(f"{count(len(rows), 'case and backend')} set side by side; no verdict across "
-          "machines")
+    print(f"{count(len(rows), 'backend result')} of the cases both ran set side by side; "
+          "no verdict across machines")
     return 0
 
 
