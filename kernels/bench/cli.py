@@ -22,7 +22,7 @@ from ..cases.custom import collect as collect_custom
 from ..support.command_line import Parser
 from ..support.files import atomic_write
 from ..support.runtime import usable_cores
-from . import charts, compare, machines, render
+from . import charts, compare, csv_rows, machines, markdown
 from .outputs import output_problem, write_json
 from .report import SECTIONS, Plan, nothing_runs, run
 
@@ -236,7 +236,7 @@ def main(argv=None):
             draw(report, path)
             print(f"wrote {path}")
     if args.markdown:
-        _write_text(args.markdown, render.markdown(report))
+        _write_text(args.markdown, markdown.markdown(report))
     if args.csv:
-        _write_text(args.csv, render.csv_text(report))
+        _write_text(args.csv, csv_rows.csv_text(report))
     return 0

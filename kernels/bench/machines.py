@@ -171,7 +171,7 @@ def _peak_text(peak) -> str:
 
 
 def main(paths, markdown=None) -> int:
-    from . import render
+    from . import markdown as markdown_format, render
     from .compare import CompareError, load
 
     try:
@@ -201,7 +201,7 @@ def main(paths, markdown=None) -> int:
         for label, report in labelled.items():
             peak = measured_peak(report)
             lines.append(f"- {label}: {machine_name(report)}, " + _peak_text(peak))
-        lines += ["", *render._markdown_table(headers, rows, "<" * len(headers)), ""]
+        lines += ["", *markdown_format.table(headers, rows, "<" * len(headers)), ""]
         text = "\n".join(lines)
         try:
             atomic_write(markdown, lambda f: f.write(text.encode()))

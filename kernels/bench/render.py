@@ -1,12 +1,12 @@
-"""A report, rendered as text: console tables while it runs, Markdown (`--markdown`, so the
-README's figures are pasted from a file the report wrote, not typed by hand) and CSV
-(`--csv`). The per-case tables of both tables come from `columns.table`; charts are in
-kernels.bench.charts."""
+"""A report, rendered as text on the console while it runs, and the pieces the other
+formats share (verdicts, the machine line, row builders): Markdown is kernels.bench.markdown,
+CSV kernels.bench.csv_rows, charts kernels.bench.charts. The per-case tables come from
+`columns.table`."""
 
 from __future__ import annotations
 
 from .columns import count, ms, ratio, size, table, unsupported_notes
-from .libraries import NOT_COMPUTED, PASS_KEYS, environment_line, summary_rows
+from .libraries import PASS_KEYS, environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -145,15 +145,17 @@ def print_memory(entry):
 
 def print_load(sections):
     """Per section: wall and CPU seconds and the load average, busy ones marked."""
-    print("machine load per section (1-minute load average at start/end; busy: above the "
-          "logical CPUs, its verdicts are marked)")
+    print("machine load per section (1-minute load average at start/end; others: cores "
+          "other processes used meanwhile; busy: load above the logical CPUs or others above "
+          "a quarter core, its verdicts are marked)")
     rows = [[name, f"{s['wall_seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
              "-" if s["cpu_per_wall"] is None else f"{s['cpu_per_wall']:.2f}",
              "/".join("-" if v is None else f"{v:.1f}" for v in (s["load_start"],
                                                                 s["load_end"])),
+             "-" if s.get("others_per_wall") is None else f"{s['others_per_wall']:.2f}",
              "BUSY" if s["busy"] else ""] for name, s in sections.items()]
-    print(_aligned(["section", "wall s", "CPU s", "CPU/wall", "load", ""], rows) + "\n",
-          flush=True)
+    print(_aligned(["section", "wall s", "CPU s", "CPU/wall", "load", "others", ""], rows)
+          + "\n", flush=True)
 
 
 def verdict(row, missed="MISSED") -> str:
@@ -187,125 +189,3 @@ def print_targets(rows):
     for line in unjudged(rows):
         print(f"  ({line})")
     print()
-
-
-# ------------------------------------------------------------------ Markdown
-
-def _markdown_table(headers, rows, align=None) -> list[str]:
-    """align: '<' or '>' per column; by default the first column is text, the rest numbers."""
-    align = align or "<" + ">" * (len(headers) - 1)
-    rule = ["---" if a == "<" else "---:" for a in align]
-    return ["| " + " | ".join(r) + " |" for r in [headers, rule] + rows]
-
-
-def markdown(report) -> str:
-    env, gemm = report["environment"], report["gemm"]
-    lines = [f"`{env['command']}` - {env['date'][:10]}, {env['cpu']}, {env['cores']} cores, "
-             f"{env['threads']} threads, NumPy {env['numpy']} ({blas_summary(env)}), Numba "
-             f"{env['numba']}, PyTorch {env['torch'] or 'not installed'}, {env['dtype']}. "
-             f"GEMM limit: {gemm['float32']['gflops']:.0f} GF/s float32, "
-             f"{gemm['float64']['gflops']:.0f} GF/s float64; memory bandwidth (triad) "
-             f"{report['memory']['triad_gbs']:.1f} GB/s." +
-             (f" {line}." if (line := environment_line(env)) else "") +
-             (f" {line}." if (line := machine_line(env)) else ""), ""]
-    rows = []
-    for entry in report["cases"]:
-        headers, case_rows = table(entry)
-        rows += [[entry["name"]] + row for row in case_rows]
-    if rows:
-        lines += _markdown_table(["case"] + headers, rows, align="<<" + ">" * (len(headers) - 1))
-    notes = sorted({r["note"] for c in report["cases"] for r in c["results"].values()
-                    if "note" in r})
-    lines += ["", *(f"\\* {note} (`--quick`)." for note in notes)] if notes else []
-    if skipped := [f"{c['name']}: {line}." for c in report["cases"]
-                   for line in unsupported_notes(c)]:
-        lines += ["", "Not computed (the rows marked so above):", "",
-                  *(f"- {line}" for line in skipped)]
-    if shares := [[c["name"], b, text] for c in report["cases"] for b, text in conversions(c)]:
-        lines += ["", "Layout conversions: the share of each pass's median time spent "
-                      "converting to and from the blocked layouts (timed alone, in the same "
-                      "turns)", ""] + _markdown_table(["case", "backend", "share"], shares,
-                                                      align="<<<")
-    if report.get("libraries_vs_ours"):
-        lines += ["", "Libraries against ours, per case and pass (median ms; ours / library "
-                      "below 1.00x: ours is faster)", ""]
-        lines += _markdown_table(*summary_rows(report["libraries_vs_ours"]),
-                                 align="<<<><>>")
-
-    for section, key, title in MODEL_SECTIONS:
-        entries = report[section]
-        if entries:
-            backends = list(dict.fromkeys(b for e in entries for b in e["results"]))
-            model_rows = [[e["arch"]] + [
-                f"{e['results'][b][key]['median'] * 1e3:.2f} "
-                f"({ratio(e['results'][b]['time_vs_torch'])})" if b in e["results"] else "-"
-                for b in backends] for e in entries]
-            lines += [""] + _markdown_table([f"{title}, ms"] + backends, model_rows)
-
-    for entry in report.get("breakdown", []):
-        headers, rows = breakdown_rows(entry)
-        lines += ["", f"{entry['arch']} training step, where the time goes (ms)", ""]
-        lines += _markdown_table(headers, rows)
-    if report.get("peak_memory"):
-        lines += ["", "Peak resident memory of 20 convnet training steps, fresh process each",
-                  ""] + _markdown_table(*memory_rows(report["peak_memory"]))
-
-    shown = [t for t in report.get("targets", []) if t["met"] is not None
-             or t.get("measured") is not None]
-    if shown:
-        lines += [""] + _markdown_table(
-            ["target", "measured", "verdict", "note"],
-            [[t["target"], measured(t), verdict(t, "**missed**"), t["note"]]
-             for t in shown], align="<><<")
-    if notes := unjudged(report.get("targets", [])):
-        lines += ["", *(line[0].upper() + line[1:] + "." for line in notes)]
-    return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ CSV
-
-CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose", "forward_ms",
-              "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
-              "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
-              "normwise_error_y", "normwise_error_dx", "normwise_error_dw",
-              "workspace_bytes", "flops_per_byte", "first_call_seconds",
-              "conversion_share_forward", "conversion_share_backward_data",
-              "conversion_share_backward_weights", "note", "unsupported")
-
-
-def csv_text(report) -> str:
-    """One row per case and backend, then one per architecture and backend for the training
-    step and the evaluation (kind train_step / evaluate, their time in total_ms). A backend
-    that does not compute a case gets a row with its reason in `unsupported`."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for case in report["cases"]:
-        for backend, r in case["results"].items():
-            row = dict(case=case["name"], set=case.get("set"), kind=case["kind"],
-                       batch=case.get("batch"), backend=backend, **r,
-                       group="library" if r.get("library") else "ours")
-            for name in ("forward", "backward_data", "backward_weights"):
-                row[f"{name}_ms"] = r[name]["median"] * 1e3 if name in r else \
-                    NOT_COMPUTED if name in r.get("not_computed", ()) else None
-            row["total_ms"] = None if r["total_seconds"] is None else r["total_seconds"] * 1e3
-            row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
-            row.update({f"conversion_share_{k}": v
-                        for k, v in (r.get("conversion_share") or {}).items()})
-            row.update({f"normwise_error_{k}": v
-                        for k, v in (r.get("error_normwise") or {}).items()})
-            writer.writerow(row)
-        for backend, reason in case.get("unsupported", {}).items():
-            writer.writerow(dict(case=case["name"], set=case.get("set"), kind=case["kind"],
-                                 batch=case.get("batch"), backend=backend, unsupported=reason))
-    for section, key, _ in MODEL_SECTIONS:
-        for entry in report[section]:
-            for backend, r in entry["results"].items():
-                writer.writerow(dict(case=entry["name"], set="models", kind=key,
-                                     batch=entry.get("batch"), backend=backend,
-                                     total_ms=r[key]["median"] * 1e3,
-                                     time_vs_torch=r["time_vs_torch"]))
-    return out.getvalue()
