@@ -29,12 +29,13 @@ import numpy as np
 from .. import ALGORITHM, available, get_backend
 from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
-from ..support import runtime
+from ..support import peak, runtime
 from ..support.command_line import Parser
-from ..support.files import atomic_write
 from .outputs import output_problem, write_json
 from . import libraries as library_report, map_points, shards
+from .map_heatmap import heatmap
 from .instruments import measure_alternated
+from .load import SectionClock
 
 KERNELS = (1, 3, 5, 7, 9, 11)
 CHANNELS = (1, 4, 16, 64, 256)
@@ -127,64 +128,6 @@ def _line(p):
     return f"k={p['k']:2} C={p['C']:3} H={p['H']:3}: {p['winner']}{library}  ({times} ms)"
 
 
-def heatmap(result, path):
-    import matplotlib.pyplot as plt
-
-    fig = heatmap_figure(result)
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
-    plt.close(fig)
-
-
-def heatmap_figure(result):
-    """One panel per sweep: cells coloured by the winner, labelled with its margin over the
-    runner-up and its time relative to PyTorch; a cell whose runner-up is within the noise
-    band (NOISE_FLOOR, as --compare uses) is hatched and says so: its winner is a toss-up."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import to_rgb
-    from matplotlib.patches import Rectangle
-
-    from .charts import backend_colour
-    from .compare import NOISE_FLOOR
-
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
-    for ax, (axis, values, label) in zip(axes, (
-            ("channels", result["channels_axis"], f"channels C = F (image {SIZE_FOR_CHANNELS}x"
-                                                  f"{SIZE_FOR_CHANNELS})"),
-            ("size", result["sizes_axis"], f"image size H = W ({CHANNELS_FOR_SIZES} channels)"))):
-        key = "C" if axis == "channels" else "H"
-        kernels = result["kernels_axis"]
-        image = np.ones((len(values), len(kernels), 3))
-        for p in result["panels"][axis]:
-            row, col = values.index(p[key]), kernels.index(p["k"])
-            if p["winner"]:
-                image[row, col] = to_rgb(backend_colour(p["winner"]))
-                tie = p["margin"] is not None and p["margin"] < 1 + NOISE_FLOOR
-                text = p["winner"] + (f"\n{p['margin']:.2f}x 2nd" if p["margin"] else "") + \
-                    (" (noise)" if tie else "")
-                if tie:
-                    ax.add_patch(Rectangle(
-                        (col - 0.5, row - 0.5), 1, 1, fill=False, hatch="///", lw=0,
-                        edgecolor="0.6"))
-                text += f"\n{p['vs_torch']:.2f}x torch" if p["vs_torch"] else ""
-                text += f"\n{p['vs_library']:.2f}x {p['library']}" \
-                    if p.get("vs_library") and p["library"] != "torch" else ""
-                ax.text(col, row, text, ha="center", va="center", fontsize=6.5)
-        ax.imshow(image, aspect="auto", alpha=0.55, origin="lower")
-        ax.set_xticks(range(len(kernels)), [f"{k}x{k}" for k in kernels])
-        ax.set_yticks(range(len(values)), values)
-        ax.set_xlabel("kernel size")
-        ax.set_ylabel(label)
-    env = result["environment"]
-    fig.suptitle(f"fastest algorithm, forward + backward, batch {result['batch']} - "
-                 f"{env['cpu']}, {env['threads']} threads, {env['date'][:10]}\nhatched "
-                 f"(noise): the runner-up within {NOISE_FLOOR:.0%}, this machine's run-to-run "
-                 "noise", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[2:] if argv is None else argv)
     parser = Parser(prog="python -m kernels map", description=__doc__.split("\n\n")[0])
@@ -261,18 +204,25 @@ def main(argv=None) -> int:
         shard = shards.record(index, count, mine, all_units, algorithms)
         cases = [c for c in cases if f"case {c.name}" in mine]
         keep = lambda panel, k, C, H: shards.point_unit(panel, k, C, H) in mine  # noqa: E731
-    if cases:  # the user's layers instead of the sweeps
-        axes = dict(kernels=(), channels=(), sizes=())
-        points = []
-        for c in cases:
-            points.append(map_points.case_point(c, algorithms, libraries, with_torch,
-                                                args.repeats))
-            print(map_points.case_line(points[-1]))
-    panels = sweep(algorithms, with_torch, args.repeats, **axes, libraries=libraries,
-                   keep=keep)
+    clock = SectionClock()  # the load while the points were timed, in the JSON and title
+    with clock.section("map"):
+        if cases:  # the user's layers instead of the sweeps
+            axes = dict(kernels=(), channels=(), sizes=())
+            points = []
+            for c in cases:
+                points.append(map_points.case_point(c, algorithms, libraries, with_torch,
+                                                    args.repeats))
+                print(map_points.case_line(points[-1]))
+        panels = sweep(algorithms, with_torch, args.repeats, **axes, libraries=libraries,
+                       keep=keep)
+    if clock.sections["map"]["busy"]:
+        print(f"BUSY: the load average reached {clock.sections['map']['load_max']:.1f} on "
+              f"{os.cpu_count()} CPUs while the points were timed; the ratios are unreliable")
     result = dict(environment=dict(date=datetime.datetime.now(datetime.timezone.utc)
                                    .isoformat(timespec="seconds"), cpu=runtime.cpu_model(),
-                                   command="python -m kernels map " + " ".join(argv), **info),
+                                   command="python -m kernels map " + " ".join(argv),
+                                   machine=peak.fingerprint(args.threads), **info),
+                  sections=clock.sections,
                   batch=BATCH, kernels_axis=list(axes["kernels"]),
                   channels_axis=list(axes["channels"]), sizes_axis=list(axes["sizes"]),
                   panels=panels, cases=points if cases else [],

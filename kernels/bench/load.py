@@ -8,8 +8,15 @@ their ratio (the CPU time of the memory section's fresh processes included), and
 threads of every process, ours included). A section counts as `busy` when the load average
 exceeded the machine's logical CPUs by more than BUSY_MARGIN at either end: more threads
 wanted to run than there were CPUs, so some of ours waited, or other work shared the caches
-and memory bandwidth. The load average is a 1-minute mean that lags the machine's state, and
-our own threads are part of it: a flag to read beside the figures, not a correction of them.
+and memory bandwidth.
+
+The load average is a 1-minute mean: it lags, and a job that starts on the other core takes
+a minute to show. So each section also records the CPU time *other* processes (and, in a
+VM, other guests: steal) took while it ran - /proc/stat's busy time of every CPU less this
+process's own - per second of wall time (`others_per_wall`, in cores). Above
+OTHERS_BUSY_CORES, over at least MIN_OTHERS_SECONDS, the section is busy too: one core taken by another job was seen to make
+many-small-GEMM algorithms 100x slower. Both are flags to read beside the figures, not
+corrections of them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import os
 import time
 
 BUSY_MARGIN = 0.5
+OTHERS_BUSY_CORES = 0.25  # a quarter of a core of other work, on average over the section
+MIN_OTHERS_SECONDS = 0.5  # /proc/stat counts 10 ms ticks: shorter sections are not judged
 
 
 def load_average() -> float | None:
@@ -33,6 +42,21 @@ def cpu_seconds() -> float:
     """CPU time of this process's threads and of its children that have ended."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds every CPU spent busy since boot (/proc/stat: user, nice, system, irq,
+    softirq, steal); None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(v) for v in fields[1:9]] + [0] * 8
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def is_busy(loads, cpus=None) -> bool:
@@ -51,21 +75,33 @@ class SectionClock:
     @contextlib.contextmanager
     def section(self, name):
         load_start, wall, cpu = load_average(), time.perf_counter(), cpu_seconds()
+        everyone = machine_cpu_seconds()
         try:
             yield
         finally:
             entry = self.sections.setdefault(name, dict(
                 wall_seconds=0.0, cpu_seconds=0.0, load_start=load_start, load_end=None,
-                load_max=load_start))
+                load_max=load_start, others_cpu_seconds=0.0 if everyone is not None
+                else None))
             entry["wall_seconds"] += time.perf_counter() - wall
-            entry["cpu_seconds"] += cpu_seconds() - cpu
+            mine = cpu_seconds() - cpu
+            entry["cpu_seconds"] += mine
+            if everyone is not None and entry["others_cpu_seconds"] is not None:
+                # tick-rounded on both sides: a negative remainder is rounding, not credit
+                entry["others_cpu_seconds"] += max(0.0, machine_cpu_seconds() - everyone
+                                                   - mine)
             entry["load_end"] = load_average()
             loads = [v for v in (entry["load_max"], load_start, entry["load_end"])
                      if v is not None]
             entry["load_max"] = max(loads) if loads else None
             entry["cpu_per_wall"] = entry["cpu_seconds"] / entry["wall_seconds"] \
                 if entry["wall_seconds"] > 0 else None
-            entry["busy"] = is_busy(loads)
+            others = entry["others_cpu_seconds"]
+            entry["others_per_wall"] = None if others is None or not entry["wall_seconds"] \
+                else others / entry["wall_seconds"]
+            entry["busy"] = is_busy(loads) or (
+                entry["wall_seconds"] >= MIN_OTHERS_SECONDS
+                and (entry["others_per_wall"] or 0) > OTHERS_BUSY_CORES)
 
     def busy(self, name) -> bool | None:
         """Whether the section was busy; None if it did not run."""

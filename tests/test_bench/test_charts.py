@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from kernels.bench import algorithm_map, charts  # noqa: E402
+from kernels.bench import algorithm_map, charts, map_heatmap  # noqa: E402
 from kernels.bench.breakdown import COMPONENTS  # noqa: E402
 
 ENV = dict(dtype="float32", torch="2.13.0", cpu="cpu", threads=2, date="2026-12-05")
@@ -75,7 +75,7 @@ def test_the_map_marks_a_winner_within_the_noise():
     result = dict(environment=ENV, batch=4, kernels_axis=[1, 3], channels_axis=[4],
                   sizes_axis=[8], panels={"channels": [point(1, 1.1), point(3, 2.0)],
                                           "size": [point(1, 2.0), point(3, 2.0)]})
-    texts = _texts(algorithm_map.heatmap_figure(result))
+    texts = _texts(map_heatmap.heatmap_figure(result))
     assert sum("(noise)" in t for t in texts) == 2  # the cell and the title's key
     assert any("1.10x 2nd (noise)" in t for t in texts)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from kernels.bench import load, targets
 
 
@@ -48,3 +50,28 @@ def test_the_cpu_time_counts_the_child_processes():
                                      capture_output=True, text=True).stdout)
     # the child's CPU seconds as it measured them itself (tick-rounded by os.times)
     assert clock.sections["memory"]["cpu_seconds"] >= spent - 0.02
+
+
+def test_a_core_taken_by_another_process_is_noticed_at_once(monkeypatch):
+    """The load average lags a minute behind; the other processes' CPU time does not: a
+    busy loop started by this test on another core makes a 1.5 s section busy, whatever
+    the load average says."""
+    import subprocess
+    import sys
+    import time
+
+    if load.machine_cpu_seconds() is None:
+        pytest.skip("no /proc/stat")
+    monkeypatch.setattr(load, "load_average", lambda: 0.0)  # as if the average had not moved
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # let it start
+        clock = load.SectionClock()
+        with clock.section("conv"):
+            time.sleep(1.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    entry = clock.sections["conv"]
+    assert entry["others_per_wall"] >= 0.7, entry  # one core, less ticks and start-up
+    assert entry["busy"] is True
