@@ -58,14 +58,11 @@ framework on that machine (kernels.bench.machines).
 
 from __future__ import annotations
 
-import json
-import math
-
-from scipy.stats import mannwhitneyu
-
 from ..support.command_line import fail
 from .columns import count
 from . import machines
+from .report_file import CompareError, load
+from .significance import geometric_mean, holm, mann_whitney, smallest_p
 
 NOISE_FLOOR = 0.25
 THRESHOLD = 1.10
@@ -74,23 +71,6 @@ PASSES = ("forward", "backward_data", "backward_weights")
 MUST_MATCH = ("schema", "threads", "dtype", "batch", "quick")
 STATED = ("schema", "cpu", "cores", "threads", "dtype", "batch", "quick", "repeats", "sections")
 PROG = "python -m kernels bench --compare"
-
-
-class CompareError(Exception):
-    """An input report is unreadable or is not a report: one line for the user."""
-
-
-def load(path) -> dict:
-    try:
-        with open(path) as f:
-            report = json.load(f)
-    except OSError as e:
-        raise CompareError(f"cannot read {path}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise CompareError(f"{path} is not JSON ({e})") from None
-    if not isinstance(report, dict) or not isinstance(report.get("cases"), list):
-        raise CompareError(f"{path} is not a report of python -m kernels bench --json")
-    return report
 
 
 def settings(report) -> dict:
@@ -109,46 +89,6 @@ def differences(old, new) -> list[tuple[str, object, object]]:
     """(key, old value, new value) for every stated setting that differs."""
     a, b = settings(old), settings(new)
     return [(k, a.get(k), b.get(k)) for k in STATED if a.get(k) != b.get(k)]
-
-
-# ------------------------------------------------------------------ the statistics
-
-EXACT_UP_TO = 50  # samples a side up to which the U test's exact distribution is used
-
-
-def mann_whitney(old_samples, new_samples) -> float:
-    """Two-sided p-value of the Mann-Whitney U test of two sample lists (1.0 when every
-    sample is equal: no evidence of a difference). Exact where there are no ties (SciPy's
-    default switches to the normal approximation above 8 samples, which for 15 vs 15
-    separated samples gives 3e-6 instead of the exact 1.3e-8), the normal approximation
-    with the tie correction otherwise."""
-    pooled = [*old_samples, *new_samples]
-    exact = len(set(pooled)) == len(pooled) and \
-        max(len(old_samples), len(new_samples)) <= EXACT_UP_TO
-    p = float(mannwhitneyu(new_samples, old_samples, alternative="two-sided",
-                           method="exact" if exact else "asymptotic").pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def holm(pvalues) -> list[float]:
-    """Holm's step-down adjusted p-values, in the given order: the i-th smallest p times
-    (m - i + 1), made non-decreasing, at most 1. Reject where adjusted < alpha."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    adjusted, running = [0.0] * len(pvalues), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def smallest_p(n_old, n_new) -> float:
-    """The smallest two-sided p-value the U test can give with these sample counts (all of
-    one side below all of the other, no ties): 2 / C(n_old + n_new, n_old)."""
-    return min(1.0, 2 / math.comb(n_old + n_new, n_old))
-
-
-def geometric_mean(values) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def _samples(stats):

@@ -172,7 +172,7 @@ def _peak_text(peak) -> str:
 
 def main(paths, markdown=None) -> int:
     from . import markdown as markdown_format, render
-    from .compare import CompareError, load
+    from .report_file import CompareError, load
 
     try:
         reports = [load(p) for p in paths]

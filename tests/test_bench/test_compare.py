@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from kernels.bench import compare
+from kernels.bench import compare, significance
 
 
 def stats(median, spread=0.0):
@@ -166,24 +166,24 @@ def test_summary_keeps_every_sample_to_four_digits():
 
 def test_mann_whitney_and_its_smallest_p_exactly():
     # all five of one side below all five of the other: the exact two-sided p is 2 / C(10, 5)
-    assert compare.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
-    assert compare.smallest_p(5, 5) == pytest.approx(2 / 252)
-    assert compare.smallest_p(15, 15) == pytest.approx(2 / 155117520)
-    assert compare.mann_whitney([1, 1, 1], [1, 1, 1]) == 1.0
+    assert significance.mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert significance.smallest_p(5, 5) == pytest.approx(2 / 252)
+    assert significance.smallest_p(15, 15) == pytest.approx(2 / 155117520)
+    assert significance.mann_whitney([1, 1, 1], [1, 1, 1]) == 1.0
     # interleaved samples: no evidence of a difference
-    assert compare.mann_whitney([1, 3, 5, 7, 9], [2, 4, 6, 8, 10]) > 0.5
+    assert significance.mann_whitney([1, 3, 5, 7, 9], [2, 4, 6, 8, 10]) > 0.5
 
 
 def test_holm_step_down_exactly():
     # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06
-    assert compare.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert compare.holm([0.5, 0.6]) == [1.0, 1.0]  # at most 1
-    assert compare.holm([]) == []
+    assert significance.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert significance.holm([0.5, 0.6]) == [1.0, 1.0]  # at most 1
+    assert significance.holm([]) == []
 
 
 def test_geometric_mean():
-    assert compare.geometric_mean([2.0, 0.5]) == pytest.approx(1.0)
-    assert compare.geometric_mean([1.21, 1.0, 1.0]) == pytest.approx(1.21 ** (1 / 3))
+    assert significance.geometric_mean([2.0, 0.5]) == pytest.approx(1.0)
+    assert significance.geometric_mean([1.21, 1.0, 1.0]) == pytest.approx(1.21 ** (1 / 3))
 
 
 def gate_report(**backends):
