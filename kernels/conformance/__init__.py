@@ -38,8 +38,9 @@ Importing this package imports nothing heavy; the test modules need pytest and H
 CATEGORIES = ("grid", "properties", "oracles", "passes apart", "bad inputs", "non-finite",
               "no mutation", "dtype", "layouts", "epilogues")
 SUITE = ("test_grid_conv", "test_grid_pool", "test_properties", "test_oracle_scipy",
-         "test_oracle_torch", "test_passes_apart", "test_bad_inputs", "test_non_finite",
-         "test_no_mutation", "test_dtype", "test_layouts", "test_epilogues")
+         "test_oracle_torch", "test_passes_apart", "test_bad_inputs", "test_bad_grads",
+         "test_non_finite", "test_no_mutation", "test_dtype", "test_layouts",
+         "test_epilogues")
 
 
 def suite_tests() -> dict:

@@ -5,7 +5,8 @@ must match (the argument's name as a word, plus the rule where it matters). Valu
 (rank, size, range, 'same' with stride) are ValueError; type problems (non-ndarray, integer or
 complex dtype, mixed dtypes, bool/float where an int is expected) are TypeError. Arguments are
 validated (`kernels.shapes`) before a backend looks at its range, so the cases hold whatever
-range it declares; the backward cases need a forward pass the backend computes.
+range it declares. The backward passes' refusals of a bad dy are test_bad_grads.py, and how
+a refusal is judged is kernels.conformance.refusals.
 
 Correctness, for every backend: a bad input is refused with a ValueError or TypeError -
 accepting it silently or crashing with another exception fails. The rest is a house
@@ -20,24 +21,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.conformance import checks, conventions
-from kernels.conformance.bounds import conv_reduction_lengths, error_bound
-from kernels.conformance.compare import abs64, conv_reference, f64, naive
-from kernels.conformance.conventions import all_of, describe, word  # noqa: F401 (re-exported)
+from kernels.conformance import conventions
+from kernels.conformance.bounds import conv_reduction_lengths
+from kernels.conformance.compare import conv_reference
+from kernels.conformance.conventions import all_of, word
+from kernels.conformance.refusals import _b, _w, _x, assert_promoted_right, promotable, refuses
 
 CATEGORY = "bad inputs"
-
-
-def _x(shape=(2, 2, 5, 5), dtype=np.float64):
-    return np.random.default_rng(0).standard_normal(shape).astype(dtype)
-
-
-def _w(shape=(3, 2, 3, 3), dtype=np.float64):
-    return np.random.default_rng(1).standard_normal(shape).astype(dtype)
-
-
-def _b(shape=(3,), dtype=np.float64):
-    return np.random.default_rng(2).standard_normal(shape).astype(dtype)
 
 
 class conv:
@@ -59,56 +49,6 @@ class conv:
                                    self.params.get("groups", 1))["y"]
         assert_promoted_right(result[0], y_ref, scale, K, (self.x, self.w, self.b), self.x.dtype,
                               "y")
-
-
-def promotable(call):
-    """Mark a call whose inputs mix float32 and float64: refusing it is the convention,
-    computing it right (promoted) is allowed."""
-    call.promotable = True
-    return call
-
-
-def assert_promoted_right(got, ref, scale, K, inputs, own_dtype, what):
-    """A result computed from mixed float32/float64 inputs: an ndarray of the pass's own dtype
-    (`own_dtype`) or the promoted one, within the rounding bound of the least precise input
-    (float32) around the float64 reference."""
-    dtypes = [a.dtype for a in inputs if isinstance(a, np.ndarray)]
-    allowed = {np.dtype(own_dtype), np.result_type(*dtypes)}
-    label = f"{what} (computed from a float32/float64 mix instead of refusing it)"
-    assert isinstance(got, np.ndarray), f"{label}: {type(got).__name__}, not an ndarray"
-    assert got.dtype in allowed, \
-        f"{label}: dtype {got.dtype}, expected one of {sorted(map(str, allowed))}"
-    assert got.shape == ref.shape, f"{label}: shape {got.shape}, expected {ref.shape}"
-    low = min(dtypes, key=lambda d: np.finfo(d).bits)
-    bound = error_bound(scale, K, low)
-    err = np.abs(got.astype(np.float64) - ref)
-    bad = ~(err <= bound)
-    assert not bad.any(), f"{label}: {int(bad.sum())} of {bad.size} elements outside the " \
-        f"rounding bound of {low} (K={K}); worst |err| {float(np.nanmax(err)):.3g}"
-
-
-def refuses(run, exc, pattern, helper, check_promoted=None):
-    """run() must refuse: a ValueError or TypeError (correctness), `exc` with a message
-    matching `pattern` (conventions, met by `helper`). check_promoted: run() may instead
-    compute a float32/float64 mix, if the result passes check_promoted(result)."""
-    wanted = f"expected {exc.__name__} with a message that {describe(pattern)} - {helper} " \
-             f"raises it"
-    try:
-        result = run()
-    except (ValueError, TypeError) as error:
-        conventions.check_refusal(error, exc, pattern, helper)
-        return
-    except Exception as error:  # the contract's refusal is a ValueError or a TypeError
-        first = next(iter(str(error).strip().splitlines()), "")
-        raise AssertionError(f"refused with {type(error).__name__} ({first!r}), neither "
-                             f"ValueError nor TypeError; {wanted}") from error
-    if check_promoted is None:
-        raise AssertionError(f"accepted a bad input silently (returned "
-                             f"{type(result).__name__}); {wanted}")
-    check_promoted(result)
-    conventions.breach(conventions.MIXED_DTYPES, helper,
-                       f"promoted a float32/float64 mix (right) instead of refusing it; "
-                       f"{wanted}")
 
 
 CONV_ERRORS = [
@@ -264,79 +204,3 @@ def test_pool_forward_rejects(backend, pool, args, exc, match):
     x, k = args.pop("x", _x()), args.pop("k", 2)
     refuses(lambda: getattr(backend, f"{pool}_pool2d_forward")(x, k, **args), exc, match,
             conventions.POOL_HELPER)
-
-
-def _forward(backend, op, dtype=np.float64):
-    """Run one forward pass; returns (y, backward function, cache, check) where check(dy,
-    result) asserts that a backward computed from a dy of the other float dtype is right. For
-    conv the backend must compute a backward pass and the configuration (else the test is
-    skipped)."""
-    x = _x(dtype=dtype)
-    if op == "conv":
-        w, b = _w(dtype=dtype), _b(dtype=dtype)
-        checks.require_backward(backend)
-        checks.require_in_range(backend, x, w, b, padding=1)
-        y, cache = backend.conv2d_forward(x, w, b, padding=1)
-
-        def check(dy, result):
-            y_ref, _, ref_backward = conv_reference(x, w, b, padding=1)
-            refs = ref_backward(dy)
-            K = conv_reduction_lengths(x, w, b, y_ref.shape)
-            for name, got, ref, scale, asked in zip(
-                    ("dx", "dw", "db"), result, refs[:3], refs[3:],
-                    (*checks.backward_asks(backend), checks.backward_asks(backend)[1])):
-                if asked:
-                    assert_promoted_right(got, ref, scale, K[name], (x, dy), dtype,
-                                          f"conv {name}")
-        return y, lambda dy, cache: checks.backward(backend, dy, cache), cache, check
-    y, cache = getattr(backend, f"{op}_pool2d_forward")(x, 2, stride=1)
-
-    def check(dy, dx):
-        reference = naive()
-        _, cache64 = getattr(reference, f"{op}_pool2d_forward")(f64(x), 2, stride=1)
-        ref_backward = getattr(reference, f"{op}_pool2d_backward")
-        assert_promoted_right(dx, ref_backward(f64(dy), cache64),
-                              ref_backward(abs64(dy), cache64), 4 if op == "max" else 4 + 2,
-                              (x, dy), dtype, f"{op}-pool dx")
-    return y, getattr(backend, f"{op}_pool2d_backward"), cache, check
-
-
-BACKWARD_ERRORS = [
-    pytest.param(lambda y: np.ones(y.shape[:3] + (y.shape[3] + 1,)), ValueError, word("dy"),
-                 id="dy-wrong-width"),
-    pytest.param(lambda y: np.ones((y.shape[0] + 1,) + y.shape[1:]), ValueError, word("dy"),
-                 id="dy-wrong-batch"),
-    pytest.param(lambda y: np.ones(y.shape[1:]), ValueError, word("dy"), id="dy-3d"),
-    pytest.param(promotable(lambda y: np.random.default_rng(4).standard_normal(y.shape)
-                            .astype(np.float32)), TypeError,
-                 all_of(word("dy"), "dtype"), id="dy-f32-for-f64"),
-    pytest.param(lambda y: np.ones(y.shape, np.int64), TypeError, word("dy"), id="dy-int"),
-    pytest.param(lambda y: np.ones(y.shape).tolist(), TypeError, word("dy"), id="dy-list"),
-    pytest.param(lambda y: np.ma.masked_array(np.ones(y.shape)), TypeError,
-                 all_of(word("dy"), "masked"), id="dy-masked"),
-]
-
-
-def _backward_refuses(backend, op, make_dy, exc, match, dtype):
-    y, backward, cache, check = _forward(backend, op, dtype)
-    dy = make_dy(y)
-    refuses(lambda: backward(dy, cache), exc, match, conventions.GRAD_HELPER,
-            (lambda result: check(dy, result)) if getattr(make_dy, "promotable", False)
-            else None)
-
-
-@pytest.mark.parametrize("op", ["conv", "max", "avg"])
-@pytest.mark.parametrize("make_dy, exc, match", BACKWARD_ERRORS)
-def test_backward_rejects_bad_dy(backend, op, make_dy, exc, match):
-    """Each backward refuses a dy whose shape or dtype differs from the forward output's (a
-    float32 dy for a float64 forward may be computed right instead)."""
-    _backward_refuses(backend, op, make_dy, exc, match, np.float64)
-
-
-@pytest.mark.parametrize("op", ["conv", "max", "avg"])
-def test_backward_rejects_f64_dy_for_f32_forward(backend, op):
-    """A float64 dy after a float32 forward is a TypeError naming dy (no silent casting: the
-    convention); computing it right (float32 or float64 results) is allowed."""
-    make_dy = promotable(lambda y: np.random.default_rng(4).standard_normal(y.shape))
-    _backward_refuses(backend, op, make_dy, TypeError, all_of(word("dy"), "dtype"),
-                      np.float32)

@@ -21,7 +21,8 @@ from kernels.conformance import conventions
 from kernels.conformance.bounds import DTYPE_IDS, DTYPES
 from kernels.conformance.checks import conv_inputs, require_in_range, require_passes, seed
 from kernels.conformance.compare import assert_conv_close, computed_by, conv_reference
-from kernels.conformance.test_bad_inputs import refuses, word
+from kernels.conformance.conventions import word
+from kernels.conformance.refusals import refuses
 from kernels.conformance.test_grid_conv import CONV_CASES
 
 CATEGORY = "epilogues"

@@ -19,7 +19,7 @@ from kernels.conformance import conventions
 from kernels.conformance.checks import (backward, backward_asks, first_in_range,
                                         require_in_range)
 from kernels.conformance.compare import computed_by, naive
-from kernels.conformance.test_bad_inputs import _b, _w, _x
+from kernels.conformance.refusals import _b, _w, _x
 
 CATEGORY = "non-finite"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import kernels
-from kernels.conformance.test_bad_inputs import all_of, word
+from kernels.conformance.conventions import all_of, word
 
 
 def test_unknown_backend_name_lists_available():
