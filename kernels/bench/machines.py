@@ -26,27 +26,11 @@ from pathlib import Path
 
 from ..support.command_line import fail
 from ..support.files import atomic_write
+from .shares import measured_peak
 
 FRAMEWORKS = ("torch", "jax", "tensorflow", "onnxruntime")
 NO_PEAK = "n/a: no measured peak"
 PROG = "python -m kernels bench --machines"
-
-
-def measured_peak(report) -> float | None:
-    """The machine's measured peak GF/s for the report's dtype, or None where the report
-    has none (every report before the machine fingerprint): `environment.peak_gflops`,
-    else `environment.machine.peak.<dtype>.gflops`."""
-    env = report.get("environment") or {}
-    value = env.get("peak_gflops")
-    if value is None:
-        dtype = env.get("dtype") or (report.get("settings") or {}).get("dtype") or "float32"
-        machine = env.get("machine") if isinstance(env.get("machine"), dict) else {}
-        peaks = machine.get("peak") if isinstance(machine.get("peak"), dict) else {}
-        value = (peaks.get(dtype) or {}).get("gflops") if isinstance(peaks.get(dtype),
-                                                                     dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        return None
-    return float(value)
 
 
 def machine_id(report) -> str | None:
