@@ -46,6 +46,10 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 # a quiet machine (a 16-channel 3x3 layer at batch 4, forward + backward: 0.31 ms default,
 # 0.9-1.2 ms passive), which would flatter every "x PyTorch" ratio. The contenders' turns
 # come in settled blocks instead (kernels.bench.instruments.measure_alternated).
+# Ctrl-C stops at once, even where a library would swallow the interrupt (JAX's loading).
+from kernels.support import runtime  # noqa: E402  (light: the standard library only)
+
+runtime.stop_on_interrupt(f"python -m kernels {sys.argv[1]}")
 # Imported only now: a typo or --help costs nothing.
 try:
     sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))

@@ -239,4 +239,8 @@ def main(argv=None):
         _write_text(args.markdown, markdown.markdown(report))
     if args.csv:
         _write_text(args.csv, csv_rows.csv_text(report))
+    if report.get("partial"):
+        print(f"python -m kernels bench: interrupted; the {report['partial']['cases']} cases "
+              "measured were written, marked partial", file=sys.stderr)
+        return 130
     return 0

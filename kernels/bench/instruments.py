@@ -78,6 +78,7 @@ def measure_alternated(contenders, repeats, *, warmup=1, rounds=3):
                     while time.perf_counter() - start < SETTLE_SECONDS:
                         fn()
                 for _ in range(block):
+                    runtime.check_interrupted()  # a Ctrl-C a library swallowed
                     start = time.perf_counter()
                     for _ in range(calls[name]):
                         fn()

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import DISPATCHER, LIBRARY, REFERENCE, get_backend, is_ours, role
+from .. import LIBRARY, REFERENCE, get_backend, is_ours, role
 from ..cases import all_cases, practical
 from ..support import runtime
-from . import breakdown, columns, instruments, layers, libraries, models, render, targets
+from . import columns, instruments, layers, libraries, render, report_models, targets
 from .load import SectionClock
 from .outputs import SCHEMA_VERSION
 
@@ -65,13 +65,6 @@ def _environment(plan, threads_info, torch_version, malloc_tuned):
                 **instruments.machine_peak(plan.dtype, plan.threads), **threads_info)
 
 
-def _time_vs_torch(entry, key):
-    torch = entry["results"].get("torch")
-    for result in entry["results"].values():
-        result["time_vs_torch"] = None if torch is None else \
-            result[key]["median"] / torch[key]["median"]
-
-
 def run(plan: Plan) -> dict:
     torch_version = _torch_version(plan.torch)  # imported first, so its threads get pinned
     malloc_tuned = plan.malloc_reuse and runtime.reuse_freed_memory()
@@ -93,7 +86,26 @@ def run(plan: Plan) -> dict:
                   memory=memory, sections=clock.sections, cases=[], workspace_cap=[],
                   train_steps=[], evaluate=[], breakdown=[], peak_memory=None)
     render.print_header(report)
+    try:
+        _measure(report, plan, clock, dtype, torch_version, hand_built_torch)
+    except KeyboardInterrupt:  # Ctrl-C: what was measured is kept, marked partial
+        report["partial"] = dict(reason="interrupted (Ctrl-C)", cases=len(report["cases"]))
+        report["targets"] = []  # a partial run judges nothing
+        print(f"\ninterrupted: the {len(report['cases'])} cases measured so far are kept, "
+              "marked partial", flush=True)
+        return report
 
+    if not torch_version:
+        print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else
+              "torch is not installed (pip install torch==2.13.0)"))
+    render.print_load(report["sections"])
+    report["targets"] = targets.check(report)
+    render.print_targets(report["targets"])
+    return report
+
+
+def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
+    """The layer cases, the workspace cap, the GEMM rate again, then the whole models."""
     for name in plan.cases:
         case = _case(name, plan)
         if case.kind in plan.sections:
@@ -118,54 +130,7 @@ def run(plan: Plan) -> dict:
     report["libraries_vs_ours"] = libraries.summary(report)
     render.print_libraries_summary(report["libraries_vs_ours"])
 
-    # Whole models: the reference is left out (minutes per step); the layer cases show its
-    # rung. Our CNN on a library's kernels is `python -m cnn train --backend NAME`'s business:
-    # here the libraries are layer contenders, and PyTorch's whole-model twin stands for them.
-    model_backends = [b for b in plan.backends if role(b) != REFERENCE and is_ours(b)]
-    for section, key, ours, theirs, samples, warmup in (
-            ("train", "step", models.train_step, models.torch_train_step, plan.repeats, 2),
-            ("eval", "evaluate", models.evaluate, models.torch_evaluate,
-             max(1, plan.repeats // 5), 1)):
-        if section not in plan.sections:
-            continue
-        report_key = "train_steps" if section == "train" else "evaluate"
-        for arch in plan.archs:
-            with clock.section(section):
-                entry = _measure_model(arch, section, key, ours, theirs, samples, warmup,
-                                       model_backends, torch_version, dtype)
-            report[report_key].append(entry)
-            render.print_model(entry, report_key)
-
-    if "breakdown" in plan.sections:
-        for arch in plan.archs:
-            with clock.section("breakdown"):
-                entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
-                                                 for b in model_backends
-                                                 if models.can_run(arch, b)})
-                if torch_version:
-                    entry["results"]["torch"] = breakdown.torch_twin(arch)
-            report["breakdown"].append(entry)
-            render.print_breakdown(entry)
-    if "memory" in plan.sections and "convnet" in plan.archs:
-        # One training run per contender, each in a fresh interpreter, on the default CNN.
-        with clock.section("memory"):
-            entry = dict(arch="convnet", results={b: breakdown.peak_memory("convnet", b,
-                                                                           plan.threads)
-                                                  for b in model_backends
-                                                  if models.can_run("convnet", b)})
-            if torch_version:
-                entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch",
-                                                                  plan.threads)
-        report["peak_memory"] = entry
-        render.print_memory(entry)
-
-    if not torch_version:
-        print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else
-              "torch is not installed (pip install torch==2.13.0)"))
-    render.print_load(report["sections"])
-    report["targets"] = targets.check(report)
-    render.print_targets(report["targets"])
-    return report
+    report_models.measure(report, plan, clock, torch_version, dtype)
 
 
 def settings(plan, environment) -> dict:
@@ -190,24 +155,6 @@ def _bracket_gemm(report, plan, clock):
     print(f"GEMM rate after the layer cases: {after['gflops']:.1f} GF/s (before: "
           f"{rate['gflops']:.1f}); % GEMM in the files uses the higher, "
           f"{rate['bracket_gflops']:.1f}\n", flush=True)
-
-
-def _measure_model(arch, section, key, ours, theirs, samples, warmup, model_backends,
-                   torch_version, dtype):
-    """One architecture's training step or evaluation, every contender taking turns."""
-    contenders = {b: ours(arch, b, dtype) for b in model_backends
-                  if models.can_run(arch, b, dtype)}
-    if torch_version:
-        contenders["torch"] = theirs(arch, dtype)
-    timed = instruments.measure_alternated(contenders, samples, warmup=warmup)
-    entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",
-                 arch=arch, results={b: {key: stats} for b, stats in timed.items()})
-    if section == "train":  # what skipping the first layer's dx saves, for auto
-        for backend in (b for b in model_backends if role(b) == DISPATCHER):
-            entry["results"][backend]["first_layer_dx"] = models.first_layer_dx(
-                arch, backend, dtype, samples)
-    _time_vs_torch(entry, key)
-    return entry
 
 
 def skipped(case, backends) -> dict:

@@ -131,6 +131,35 @@ def blas_kernel() -> str | None:
     return " ".join(str(p) for p in parts if p)
 
 
+_interrupted = False
+
+
+def stop_on_interrupt(prog: str) -> None:
+    """Make Ctrl-C stop a long command at any moment (imports and JIT included): the first
+    raises KeyboardInterrupt and is remembered, so that one swallowed where Python cannot
+    raise it (inside a garbage-collector callback, as JAX's is: "Exception ignored in
+    _xla_gc_callback") is raised again at the next check_interrupted(); a second Ctrl-C
+    ends the process at once with exit code 130."""
+    import signal
+
+    def on_interrupt(signum, frame):
+        global _interrupted
+        if _interrupted:
+            os.write(2, f"{prog}: interrupted\n".encode())
+            os._exit(130)
+        _interrupted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came and was swallowed (the measuring loops call
+    it between samples)."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
 def cpu_model() -> str:
     """The CPU's marketing name (Linux /proc/cpuinfo), else what platform knows."""
     names = [line.split(":", 1)[1].strip() for line in cpuinfo().splitlines()
