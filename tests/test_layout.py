@@ -146,3 +146,18 @@ def test_test_module_names_are_unique():
     names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
     names += [p.name for p in (ROOT / "kernels" / "conformance").glob("test_*.py")]
     assert not [n for n in set(names) if names.count(n) > 1]
+
+
+def test_the_bench_index_names_every_module():
+    """kernels/bench/__init__.py's docstring is the room's index: every module is in it, and
+    nothing it names is missing (an index that went stale was issue 24's finding)."""
+    import re
+
+    import kernels.bench as bench
+    folder = Path(bench.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    named = set(re.findall(r"\b([a-z_]+)\b", bench.__doc__))
+    assert sorted(modules - named) == []
+    listed = set(re.findall(r"^ {4}([a-z_]+)\s", bench.__doc__, re.M)) | \
+        set(re.findall(r"^([a-z_]+)\s{2,}", bench.__doc__, re.M))
+    assert sorted(listed - modules) == []

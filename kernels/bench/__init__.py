@@ -1,15 +1,32 @@
-"""Measurement: `python -m kernels bench` and the instruments the asv suites share.
+"""Measurement: `python -m kernels bench | map | machine | merge | fleet` and the instruments
+the asv suites share. By role:
 
-    instruments  the timer, the machine's GEMM rate, the workspace meter
-    layers       one backend (or PyTorch) on one named case of kernels.cases
-    models       whole CNNs, ours and PyTorch's twin: the only module here that imports cnn
-    columns      what the per-case tables derive from the measurements, and how each reads
-    targets      the speed targets as data, and the one function that checks them
-    libraries    other projects' convolutions in a report: kept apart from ours, summarised
-    map_points   the map's library contenders and its points at a user's own layers
-    render       console, Markdown and PNG
-    report       measure -> derive -> check, for one validated request
-    cli          the command line
+measuring:
+    instruments     the timer, the machine's GEMM rate and bandwidth, the workspace meter
+    load            how busy the machine was per section (load average, others' CPU time)
+    layers          one backend (or PyTorch) on one named case of kernels.cases
+    models          whole CNNs, ours and PyTorch's twin: the only module here importing cnn
+    breakdown       where a training step's time goes; a training run's peak memory
+    libraries       other projects' convolutions in a report: kept apart from ours
+    report          measure -> derive -> check, for one validated request (the layer cases)
+    report_models   the report's whole-model sections
+    algorithm_map   `map`: which algorithm wins where; map_points: its libraries and layers
+    fingerprint     `machine`: the machine's fingerprint and measured peak
+judging:
+    columns         what the per-case tables derive from the measurements
+    readers         how each target reads its figure; shares: rates as shares of the
+                    measured peak
+    targets         the speed targets as data, and the one function that checks them
+    compare         `--compare`: the regression gate (significance: its statistics)
+    machines        `--machines`: several machines' reports side by side
+output:
+    render          the console; markdown, csv_rows: the files; charts, map_heatmap: PNGs
+    outputs         JSON written atomically; report_file: a report read back
+    asv_site        `asv-offline`: asv's page without the internet
+sweeps beyond one box:
+    shards          `--shard i/n`; merge: `merge` joins the shards; fleet: `fleet` launches
+                    them through submitit
+cli                 the command line of `bench`
 
 The names below are the stable public paths the asv suites import: asv runs today's suites
 against old commits, so they must stay importable from `kernels.bench`.
