@@ -13,11 +13,4 @@
 
 Each module opens with the derivation of its forward and backward passes and says what makes
 it faster or slower than the rung below. Get them through `kernels.get_backend(name)`.
-
-Numba is configured (threading layer, vector width) here, before any backend module
-decorates a kernel, because Numba fixes its target when the first one is decorated.
 """
-
-from ..support import machine
-
-machine.configure_numba()

@@ -32,7 +32,7 @@ registers.py says why it is not cached on disk).
 
 from __future__ import annotations
 
-from .. import numba as _numba_backend  # noqa: F401  (sets Numba's threading layer first)
+from .. import numba as _numba_backend  # noqa: F401  (configures Numba before any kernel)
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402

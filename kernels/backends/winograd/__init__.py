@@ -47,7 +47,7 @@ import types
 import numpy as np
 
 from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite
-from .. import numba as _numba_backend  # sets Numba's threading layer before numba loads
+from .. import numba as _numba_backend  # configures Numba (threads, vector width) first
 from .tiles import gather_tiles, parallelism, scatter_tiles
 from .transforms import MAX_TILE, transform
 
