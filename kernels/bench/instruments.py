@@ -161,7 +161,7 @@ def machine_peak(dtype, threads: int, *, refresh: bool = True) -> dict:
     cpuinfo = runtime.cpuinfo()
     mhz = clock_mhz(cpuinfo)
     cores = min(threads, runtime.physical_cores(cpuinfo) or os.cpu_count() or threads)
-    measured = info["peak"].get(np.dtype(dtype).name, {})
+    measured = (info["peak"] or {}).get(np.dtype(dtype).name, {})
     return dict(machine=info, peak_gflops=measured.get("gflops"), listed_clock_mhz=mhz,
                 formula_peak_gflops=None if mhz is None else formula_peak(dtype, cores, mhz))
 

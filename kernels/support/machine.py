@@ -106,13 +106,18 @@ def widest_vector_bits(name: str, features: str) -> int:
     return 256 if "ymm" in assembly else 128
 
 
-def _states_preference(features: str) -> bool:
-    return any(f.strip().lstrip("+-") == PREFERENCE for f in features.split(","))
+def _stated_preference(features: str) -> str | None:
+    """'+' or '-' as `features` last state LLVM's prefer-256-bit (LLVM reads them in order),
+    or None when they do not mention it."""
+    stated = [f.strip()[0] for f in features.split(",")
+              if f.strip()[:1] in ("+", "-") and f.strip()[1:] == PREFERENCE]
+    return stated[-1] if stated else None
 
 
 def configure_numba() -> None:
     """Numba's process-wide settings, made once before its first kernel is decorated (which
-    is when it fixes its target), by kernels.backends' import; a user's own settings win.
+    is when it fixes its target), by the numba backend package's import (every backend
+    compiled with Numba imports it first); a user's own settings win.
 
     - Threading layer: OpenMP's worker threads spin after each parallel loop and fight
       OpenBLAS's threads for the cores; Numba's own workqueue layer sleeps instead
@@ -132,8 +137,8 @@ def full_vector_width() -> bool:
     name, features = compile_target()
     if widest_vector_bits(name, features) < 512:
         return False
-    if _states_preference(features):
-        return f"-{PREFERENCE}" in features.replace(" ", "")
+    if (stated := _stated_preference(features)) is not None:
+        return stated == "-"
     if _numba_codegen() is not None:
         return False  # too late: the generator already has its target
     os.environ["NUMBA_CPU_FEATURES"] = f"{features},-{PREFERENCE}" if features \
@@ -144,16 +149,19 @@ def full_vector_width() -> bool:
 
 
 def vector_bits() -> int:
-    """The vector width Numba's kernels compile to: the widest register, unless the
-    features keep LLVM's 256-bit preference on (a user's explicit +prefer-256-bit)."""
+    """The vector width Numba's kernels compile to: the widest register, unless LLVM's
+    256-bit preference stays on (a user's +prefer-256-bit, or a code generator made before
+    kernels.backends could switch it off, for a CPU whose tuning carries it). Applies
+    configure_numba() first, as the kernels do."""
+    configure_numba()
     name, features = compile_target()
     widest = widest_vector_bits(name, features)
-    if widest == 512 and _states_preference(features) \
-            and f"-{PREFERENCE}" not in features.replace(" ", ""):
-        return 256
-    if widest == 512 and not _states_preference(features) and _numba_codegen() is not None:
-        return 256 if _tuned_for_256(name) else 512
-    return widest
+    if widest < 512:
+        return widest
+    stated = _stated_preference(features)
+    if stated is not None:
+        return 256 if stated == "+" else 512
+    return 256 if _tuned_for_256(name) else 512
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,6 +179,16 @@ def _tuned_for_256(name: str) -> bool:
     scale.compile("void(float32[::1])")  # compiled, never run: it may be a foreign CPU's
     assembly = "".join(scale.inspect_asm().values())
     return "zmm" not in assembly
+
+
+def foreign_target() -> str | None:
+    """Why code compiled for Numba's target must not run here (NUMBA_CPU_NAME names another
+    CPU: its code may use instructions this one lacks), or None."""
+    name, _ = compile_target()
+    host = llvm().get_host_cpu_name()
+    if name in (host, "host"):
+        return None
+    return f"Numba compiles for {name} (NUMBA_CPU_NAME), not for this CPU ({host})"
 
 
 def host_isa() -> list[str]:
@@ -220,6 +238,8 @@ def one_line(info: dict) -> str:
         line += f"  peak {peak['gflops']:.0f} GF/s f32"
         if peak.get("clock_mhz"):
             line += f" at {peak['clock_mhz'] / 1e3:.2f} GHz, {peak['fma_units']} FMA units a core"
+    if info.get("not_measured"):
+        line += f"  peak not measured: {info['not_measured']}"
     if info.get("bandwidth_gbs"):
         line += f"  {info['bandwidth_gbs']:.0f} GB/s"
     if info.get("blas"):

@@ -196,5 +196,9 @@ def measured(threads: int, *, refresh: bool = False) -> dict:
 
 def fingerprint(threads: int, *, refresh: bool = False) -> dict:
     """The machine's identity (kernels.support.machine) with its measured peak, clock and
-    bandwidth: what a result names so that it can be read beside another machine's."""
+    bandwidth: what a result names so that it can be read beside another machine's. Code
+    compiled for another CPU (NUMBA_CPU_NAME) is never run: then the peak is null, with why."""
+    if reason := machine.foreign_target():
+        return {**machine.identity(threads), "peak": None, "bandwidth_gbs": None,
+                "not_measured": reason}
     return {**machine.identity(threads), **measured(threads, refresh=refresh)}

@@ -177,3 +177,27 @@ def test_a_gemm_above_the_measured_peak_is_flagged():
     assert "1.11x the measured peak of 100" in render.peak_warning(report)
     del report["environment"]["peak_gflops"]  # a report made before the probe
     assert render.peak_warning(report) is None
+
+
+@pytest.mark.parametrize("features, stated", [
+    ("", None), ("+avx2,+fma", None), ("+prefer-256-bit", "+"), ("-prefer-256-bit", "-"),
+    ("+avx512f,+prefer-256-bit,-prefer-256-bit", "-"), (" -prefer-256-bit , +prefer-256-bit", "+"),
+    ("+prefer-256-bit-x", None)])
+def test_the_last_stated_preference_counts(features, stated):
+    """LLVM applies the features in order, so the last mention of the preference wins."""
+    assert machine._stated_preference(features) == stated
+
+
+@x86
+def test_a_foreign_target_is_described_but_never_run():
+    """`python -m kernels machine` for another CPU (NUMBA_CPU_NAME) gives that CPU's vector
+    width and no peak: its code may use instructions this CPU lacks (SIGILL)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CPU_NAME="sapphirerapids", NUMBA_CPU_FEATURES="")
+    done = subprocess.run([sys.executable, "-m", "kernels", "machine"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "512-bit vectors" in done.stdout and "compiled for sapphirerapids" in done.stdout
+    assert "peak not measured: Numba compiles for sapphirerapids" in done.stdout
