@@ -6,8 +6,8 @@ from __future__ import annotations
 from . import columns
 from .columns import ratio, unsupported_notes
 from .libraries import environment_line, summary_rows
-from .render import (MODEL_SECTIONS, blas_summary, breakdown_rows, conversions,
-                     machine_line, measured, memory_rows, unjudged, verdict)
+from .render import (LOAD_TITLE, MODEL_SECTIONS, blas_summary, breakdown_rows, conversions,
+                     load_rows, machine_line, measured, memory_rows, unjudged, verdict)
 
 
 def table(headers, rows, align=None) -> list[str]:
@@ -69,6 +69,10 @@ def markdown(report) -> str:
         lines += ["", "Peak resident memory of 20 convnet training steps, fresh process each",
                   ""] + table(*memory_rows(report["peak_memory"]))
 
+    if report.get("sections"):
+        headers, rows = load_rows(report["sections"])
+        lines += ["", LOAD_TITLE[0].upper() + LOAD_TITLE[1:], ""] + table(
+            headers[:-1] + ["busy"], rows, align="<>>>>><")
     shown = [t for t in report.get("targets", []) if t["met"] is not None
              or t.get("measured") is not None]
     if shown:

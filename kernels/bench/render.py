@@ -143,19 +143,26 @@ def print_memory(entry):
     print(_aligned(*memory_rows(entry)) + "\n", flush=True)
 
 
-def print_load(sections):
-    """Per section: wall and CPU seconds and the load average, busy ones marked."""
-    print("machine load per section (1-minute load average at start/end; others: cores "
-          "other processes used meanwhile; busy: load above the logical CPUs or others above "
-          "a quarter core, its verdicts are marked)")
+LOAD_TITLE = ("machine load per section (1-minute load average at start/end; others: cores "
+              "other processes used meanwhile; busy: load above the logical CPUs or others "
+              "above a quarter core, its verdicts are marked)")
+
+
+def load_rows(sections):
+    """(headers, rows) of the load table: wall and CPU seconds, the load average, the other
+    processes' cores, busy ones marked."""
     rows = [[name, f"{s['wall_seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
              "-" if s["cpu_per_wall"] is None else f"{s['cpu_per_wall']:.2f}",
              "/".join("-" if v is None else f"{v:.1f}" for v in (s["load_start"],
                                                                 s["load_end"])),
              "-" if s.get("others_per_wall") is None else f"{s['others_per_wall']:.2f}",
              "BUSY" if s["busy"] else ""] for name, s in sections.items()]
-    print(_aligned(["section", "wall s", "CPU s", "CPU/wall", "load", "others", ""], rows)
-          + "\n", flush=True)
+    return ["section", "wall s", "CPU s", "CPU/wall", "load", "others", ""], rows
+
+
+def print_load(sections):
+    print(LOAD_TITLE)
+    print(_aligned(*load_rows(sections)) + "\n", flush=True)
 
 
 def verdict(row, missed="MISSED") -> str:

@@ -75,3 +75,20 @@ def test_a_core_taken_by_another_process_is_noticed_at_once(monkeypatch):
     entry = clock.sections["conv"]
     assert entry["others_per_wall"] >= 0.7, entry  # one core, less ticks and start-up
     assert entry["busy"] is True
+
+
+def test_the_markdown_keeps_the_load_table():
+    """The console printed the load per section and the Markdown dropped it (issue 23): a
+    figure measured on a busy machine says so in every format."""
+    from kernels.bench import markdown
+    sections = {"conv": dict(wall_seconds=10.0, cpu_seconds=19.0, cpu_per_wall=1.9,
+                             load_start=0.5, load_end=3.1, load_max=3.1, others_per_wall=0.6,
+                             busy=True)}
+    report = dict(environment=dict(command="python -m kernels bench", date="2026-12-06",
+                                   cpu="cpu", cores=2, threads=2, numpy="2", numba="0.6",
+                                   torch=None, dtype="float32", blas=[]),
+                  gemm=dict(float32=dict(gflops=100.0), float64=dict(gflops=50.0)),
+                  memory=dict(triad_gbs=30.0), cases=[], train_steps=[], evaluate=[],
+                  sections=sections)
+    text = markdown.markdown(report)
+    assert "| conv | 10.0 | 19.0 | 1.90 | 0.5/3.1 | 0.60 | BUSY |" in text
