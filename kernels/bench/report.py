@@ -89,6 +89,8 @@ def run(plan: Plan) -> dict:
     try:
         _measure(report, plan, clock, dtype, torch_version, hand_built_torch)
     except KeyboardInterrupt:  # Ctrl-C: what was measured is kept, marked partial
+        if not report["cases"]:
+            raise  # nothing measured yet: nothing to keep, no file
         report["partial"] = dict(reason="interrupted (Ctrl-C)", cases=len(report["cases"]))
         report["targets"] = []  # a partial run judges nothing
         print(f"\ninterrupted: the {len(report['cases'])} cases measured so far are kept, "
