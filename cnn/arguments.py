@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 
 import kernels
-from kernels.support import runtime
-from kernels.support.command_line import Parser
+from kernels.support.command_line import Parser, positive_int, thread_count
 
 from .layer_backends import DEFAULT_BACKEND
 from .model import ARCHITECTURES
@@ -38,27 +37,6 @@ def _path(text):
     if text == "":
         raise argparse.ArgumentTypeError("an empty path names no file or folder")
     return text
-
-
-def _count(text):
-    """A positive integer (image and thread counts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
-    return value
-
-
-def _threads(text):
-    """A thread count this process can actually run in parallel."""
-    value = _count(text)
-    if value > runtime.usable_cores():
-        raise argparse.ArgumentTypeError(
-            f"{value} threads, but this process may use {runtime.usable_cores()} cores "
-            "(more threads than cores only makes BLAS and Numba slower)")
-    return value
 
 
 def _backend(backends):
@@ -113,8 +91,8 @@ def build_parser(description, prog="python -m cnn"):
     train.add_argument("--dtype", choices=list(DTYPES), help=_default("dtype"))
     train.add_argument("--data-dir", type=_path, help="MNIST folder (default $MNIST_DIR, else "
                                           "~/.cache/convbench/mnist; downloaded if missing)")
-    train.add_argument("--limit-train", type=_count, help="use the first N training images")
-    train.add_argument("--limit-test", type=_count, help="use the first N test images")
+    train.add_argument("--limit-train", type=positive_int, help="use the first N training images")
+    train.add_argument("--limit-test", type=positive_int, help="use the first N test images")
     train.add_argument("--save", metavar="CKPT", type=_path,
                        help=f"checkpoint written after every epoch (default {DEFAULT_SAVE}; "
                             "with --resume the resumed file)")
@@ -124,7 +102,7 @@ def build_parser(description, prog="python -m cnn"):
                        help="settings, per-epoch figures and versions as JSON")
     train.add_argument("--plot", metavar="PNG", type=_path, help="loss/accuracy curves (needs matplotlib)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    train.add_argument("--threads", type=_threads,
+    train.add_argument("--threads", type=thread_count,
                        help="BLAS and Numba threads, at most the usable cores "
                             "(default: the libraries' own choice)")
 
@@ -133,7 +111,7 @@ def build_parser(description, prog="python -m cnn"):
     evaluate_.add_argument("--backend", type=_backend(backends), choices=backends,
                            help=TRAINED_WITH)
     evaluate_.add_argument("--data-dir", type=_path, help="MNIST folder (as for train)")
-    evaluate_.add_argument("--limit-test", type=_count, help="use the first N test images")
+    evaluate_.add_argument("--limit-test", type=positive_int, help="use the first N test images")
     evaluate_.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     predict = commands.add_parser("predict", help="classify PNG files or test-set images")

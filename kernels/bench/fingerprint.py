@@ -22,27 +22,15 @@ import subprocess
 from pathlib import Path
 
 from ..support import machine, peak, runtime
-from ..support.command_line import Parser, fail
+from ..support.command_line import Parser, fail, thread_count
 from ..support.files import atomic_write, writable_problem
 
 PROG = "python -m kernels machine"
 
 
-def _threads(text):
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= runtime.usable_cores():
-        raise argparse.ArgumentTypeError(
-            f"{value} threads, but this process may use {runtime.usable_cores()} cores")
-    return value
-
-
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=_threads, default=runtime.usable_cores(),
+    parser.add_argument("--threads", type=thread_count, default=runtime.usable_cores(),
                         help="threads the peak is measured on (default: the usable cores)")
     parser.add_argument("--refresh", action="store_true",
                         help="measure the peak again instead of reading the cache")

@@ -33,3 +33,26 @@ def fail(prog: str, message) -> int:
     """Print `prog: error: message` as one line on stderr; the exit code of a usage error."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return USAGE_ERROR
+
+
+def positive_int(text) -> int:
+    """argparse type of a count (images, threads): a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def thread_count(text) -> int:
+    """argparse type of --threads: a count no larger than the cores this process may use
+    (more threads than cores only makes BLAS and Numba slower)."""
+    from .runtime import usable_cores
+    value = positive_int(text)
+    if value > usable_cores():
+        raise argparse.ArgumentTypeError(
+            f"{value} threads, but this process may use {usable_cores()} cores "
+            "(more threads than cores only makes BLAS and Numba slower)")
+    return value

@@ -41,8 +41,9 @@ def test_one_line_and_every_key_as_strict_json(quick_probe, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--threads", "0"], "argument --threads: 0 threads"),
-    (["--threads", "two"], "not a whole number"),
+    (["--threads", "0"], "argument --threads: '0' must be a positive integer"),
+    (["--threads", "4096"], "4096 threads, but this process may use"),
+    (["--threads", "two"], "is not a valid int"),
     (["--json", "/no/such/folder/m.json"], "directory /no/such/folder does not exist"),
     (["--asv-machine", " "], "--asv-machine: an empty name"),
 ])
