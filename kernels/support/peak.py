@@ -115,7 +115,7 @@ def probe(dtype, threads: int, rounds: int = ROUNDS) -> dict:
 @functools.lru_cache(maxsize=1)
 def parallel_triad():
     """a[i] = b[i] + s * c[i] over all of Numba's threads (STREAM's triad)."""
-    machine.configure_numba()  # before the first kernel: a no-op when kernels.backends ran it
+    machine.configure_numba()  # before the first kernel (the numba backend does the same)
     from numba import njit, prange
 
     @njit(parallel=True, nogil=True)
