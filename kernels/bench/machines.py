@@ -12,8 +12,8 @@ So a figure of one machine is only ever set against a figure of the same machine
   fingerprint). A report without one (older reports) says "n/a: no measured peak": the
   assumed `vector_peak_gflops` (2 FMA pipes of 256 bits at the listed clock) is not
   measured, and is 2x off on a CPU with two 512-bit FMA units, so it is not used here;
-- its time over the fastest framework's (FRAMEWORKS: PyTorch, JAX, TensorFlow, ONNX Runtime,
-  whichever the report timed on all three passes) on the same machine, in the same
+- its time over the fastest framework's (kernels.plugins.FRAMEWORKS: PyTorch, JAX,
+  TensorFlow, ONNX Runtime, whichever the report timed on all three passes) on the same machine, in the same
   alternated turns.
 
 `kernels.bench.compare` uses the same figures when its two reports come from different
@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..plugins import FRAMEWORKS
 from ..support.command_line import fail
 from ..support.files import atomic_write
 from .shares import measured_peak
 
-FRAMEWORKS = ("torch", "jax", "tensorflow", "onnxruntime")
 NO_PEAK = "n/a: no measured peak"
 PROG = "python -m kernels bench --machines"
 

@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from ..support.command_line import Parser
+from .machines import machine_id
 from .outputs import output_problem, write_json
 from .shards import unit_of_point
 
@@ -46,11 +47,6 @@ class NotMergeable(Exception):
 
 def kind(report: dict) -> str:
     return "map" if "panels" in report else "bench"
-
-
-def _machine_id(report):
-    machine = (report.get("environment") or {}).get("machine")
-    return machine.get("id") if isinstance(machine, dict) else None
 
 
 def _fingerprint(report: dict) -> dict:
@@ -71,7 +67,7 @@ def problems(named: dict[str, dict]) -> list[str]:
     found = []
     (first_name, first), *others = named.items()
     reference = _fingerprint(first)
-    ids = {name: _machine_id(r) for name, r in named.items()}
+    ids = {name: machine_id(r) for name, r in named.items()}
     for name, report in others:
         mine = _fingerprint(report)
         differ = [k for k in sorted(set(reference) | set(mine))
