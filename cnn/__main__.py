@@ -14,7 +14,12 @@ def main(prog="python -m cnn"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     from .cli import main as run  # after the environment it depends on
 
-    return run(prog=prog)
+    code = run(prog=prog)
+    if code == 130:  # Ctrl-C: exit 130 as said, never CPython's re-raised SIGINT
+        from kernels.support import runtime
+
+        runtime.exit_interrupted()
+    return code
 
 
 def installed_script():

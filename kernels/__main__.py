@@ -52,8 +52,11 @@ from kernels.support import runtime  # noqa: E402  (light: the standard library 
 runtime.stop_on_interrupt(f"python -m kernels {sys.argv[1]}")
 # Imported only now: a typo or --help costs nothing.
 try:
-    sys.exit(importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:]))
+    code = importlib.import_module(COMMANDS[sys.argv[1]][0]).main(sys.argv[2:])
 except KeyboardInterrupt:  # Ctrl-C: one line and 130, as `python -m cnn`; outputs are
     # written atomically, so no partial file is left behind
     print(f"python -m kernels {sys.argv[1]}: interrupted", file=sys.stderr)
-    sys.exit(130)
+    code = 130
+if code == 130:
+    runtime.exit_interrupted()
+sys.exit(code)
