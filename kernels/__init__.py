@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from . import plugins
 from .plugins import (ALGORITHM, ALL_PASSES, BACKWARD_DATA, BACKWARD_WEIGHTS, DISPATCHER,
                       FORWARD, LIBRARY, REFERENCE, ROLES)
+from .vocabulary import Pass
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,8 +53,9 @@ class Backend(Protocol):
 
     Not every algorithm computes every configuration: `unsupported(geometry)` says why not
     (None: it does), and a forward pass outside them is a ValueError with that reason.
-    Not every backend computes every pass: `PASSES` (default `ALL_PASSES`) names the ones
-    it does; a forward-only backend (PASSES = (FORWARD,)) need not define conv2d_backward.
+    Not every backend computes every pass: `PASSES` (default `ALL_PASSES`, the members of
+    `kernels.Pass`, which equal their names) names the ones it does; a forward-only backend
+    (PASSES = (FORWARD,)) need not define conv2d_backward.
 
     Capabilities only some backends have are optional attributes, looked up with getattr:
     `decisions()`, `adopt(choices)` and `winner(cache)` on a dispatcher (see auto);
@@ -171,4 +173,4 @@ def _entry(name):
 
 __all__ = ["Backend", "available", "get_backend", "role", "is_ours", "origin", "passes",
            "register", "status", "REFERENCE", "ALGORITHM", "DISPATCHER", "LIBRARY", "ROLES",
-           "FORWARD", "BACKWARD_DATA", "BACKWARD_WEIGHTS", "ALL_PASSES"]
+           "Pass", "FORWARD", "BACKWARD_DATA", "BACKWARD_WEIGHTS", "ALL_PASSES"]

@@ -15,22 +15,18 @@ import json
 
 from . import plugins, status
 from .support.command_line import Parser
-
-_SHORT_PASSES = {plugins.FORWARD: "fwd", plugins.BACKWARD_DATA: "bwd-data",
-                 plugins.BACKWARD_WEIGHTS: "bwd-weights"}
+from .support.tables import aligned
+from .vocabulary import Pass
 
 
 def table(rows: list[dict]) -> str:
     """The rows as an aligned text table, ours first, then the libraries."""
-    header = ("backend", "role", "origin", "passes", "status")
-    lines = [header]
+    lines = []
     for row in rows:
-        computed = ",".join(_SHORT_PASSES[p] for p in row["passes"]) if row["passes"] else "-"
+        computed = ",".join(Pass(p).short for p in row["passes"]) if row["passes"] else "-"
         state = row["status"] if row["reason"] is None else f"{row['status']}: {row['reason']}"
         lines.append((row["name"], row["role"], row["origin"], computed, state))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths))
-                     + "  " + line[-1] for line in lines)
+    return aligned(("backend", "role", "origin", "passes", "status"), lines)
 
 
 def main(argv=None) -> int:

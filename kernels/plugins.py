@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .vocabulary import NAMES, Pass
+
 # What a backend is for, so callers ask the registry instead of comparing names.
 REFERENCE = "reference"    # the executable definition: obviously right, far too slow to train
 ALGORITHM = "algorithm"    # a convolution algorithm of ours: the rungs of the ladder
@@ -32,9 +34,10 @@ DISPATCHER = "dispatcher"  # computes nothing itself: hands each layer to an alg
 LIBRARY = "library"        # someone else's convolution: a framework's or a plug-in's
 ROLES = (REFERENCE, ALGORITHM, DISPATCHER, LIBRARY)
 
-# The three passes of a convolution; a backend declares the ones it computes in PASSES.
-FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = "forward", "backward-data", "backward-weights"
-ALL_PASSES = (FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS)
+# The three passes of a convolution (kernels.vocabulary); a backend declares the ones it
+# computes in PASSES.
+FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = Pass
+ALL_PASSES = NAMES
 
 ENTRY_POINT_GROUP = "convbench.backends"
 ENVIRONMENT_VARIABLE = "CONVBENCH_BACKENDS"
