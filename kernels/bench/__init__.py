@@ -6,7 +6,8 @@ measuring:
     load            how busy the machine was per section (load average, others' CPU time)
     layers          one backend (or PyTorch) on one named case of kernels.cases
     models          whole CNNs, ours and PyTorch's twin: the only module here importing cnn
-    breakdown       where a training step's time goes; a training run's peak memory
+    breakdown       where a training step's time goes; a training run's peak memory,
+                    measured by memory_probe in a fresh interpreter
     libraries       other projects' convolutions in a report: kept apart from ours
     report          measure -> derive -> check, for one validated request (the layer cases)
     report_models   the report's whole-model sections

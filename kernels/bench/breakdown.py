@@ -10,9 +10,9 @@ autograd, and the update around optimizer.step. Components are layer kind x dire
 loss and update; what no timer covers (autograd's own bookkeeping, hooks) is "other".
 Medians over `steps` steps after warm-up.
 
-Memory: a fresh interpreter per contender trains `steps` steps on random images and reports
-its peak resident set size (VmHWM on Linux: getrusage's maxrss carries the parent's peak
-across fork and exec), so one measurement cannot inflate another's.
+Memory: a fresh interpreter per contender (kernels.bench.memory_probe) trains `steps` steps
+on random images and reports its peak resident set size, so one measurement cannot inflate
+another's.
 """
 
 from __future__ import annotations
@@ -143,42 +143,6 @@ def torch_twin(arch, steps=20, batch=64):
             for k in (*COMPONENTS, "total")}
 
 
-_MEMORY_PROBE = """
-import resource, sys, numpy as np
-arch, backend, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rng = np.random.default_rng(0)
-x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
-labels = rng.integers(0, 10, 64)
-if backend == "torch":
-    import torch
-    from cnn.torch_twin import torch_model
-    torch.set_num_threads(int(sys.argv[4]))
-    model = torch_model(arch)
-    opt = torch.optim.Adam(model.parameters())
-    xt, lt = torch.from_numpy(x), torch.from_numpy(labels)
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(xt), lt).backward()
-        opt.step()
-else:
-    from kernels.support import runtime
-    runtime.pin_threads(int(sys.argv[4]))
-    import kernels
-    from cnn.model import build_model
-    from cnn.optim import Adam
-    model = build_model(arch, backend=kernels.get_backend(backend))
-    opt = Adam()
-    for _ in range(steps):
-        model.loss_and_grads(x, labels)
-        opt.step(model.parameters())
-try:  # this process's own high-water mark (ru_maxrss would include the parent's at fork)
-    with open("/proc/self/status") as f:
-        print(next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:")))
-except OSError:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
-
-
 def peak_memory(arch, backend_name, threads, steps=20):
     """Peak resident bytes of a fresh process training `steps` steps ('torch' for the twin);
     None where the platform cannot say."""
@@ -186,9 +150,9 @@ def peak_memory(arch, backend_name, threads, steps=20):
         import resource  # noqa: F401  (POSIX only)
     except ImportError:
         return None
-    result = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, arch, backend_name,
-                             str(steps), str(threads)], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([sys.executable, "-m", "kernels.bench.memory_probe", arch,
+                             backend_name, str(steps), str(threads)], capture_output=True,
+                            text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"memory probe of {backend_name} failed: "
                            f"{result.stderr.strip().splitlines()[-1:]}")
