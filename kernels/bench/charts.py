@@ -117,13 +117,16 @@ def roofline_figure(report, peak_backend="blocked"):
     (FLOPs per byte moved, kernels.bench.columns), under the two roofs measured in the same
     run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
     slanted roof is limited by memory traffic; under the flat one, by arithmetic. Each
-    backend's best and worst points carry their case's name. Where the report records it,
-    a dashed line marks the measured FMA peak (kernels.support.peak: vector FMAs on every
-    thread, at the clock the cores ran at) and `peak_backend`'s best point its share of it.
+    backend's best and worst points carry their case's name. The libraries and plug-ins are
+    diamonds at their least traffic's intensity (their workspace is unseen), hollow where
+    they compute the forward pass alone (its GF/s). Where the report records it, a dashed
+    line marks the measured FMA peak (kernels.support.peak: vector FMAs on every thread, at
+    the clock the cores ran at) and `peak_backend`'s best point the share of it that the
+    roofline target reads (shares.best_share_of_peak: the same function, the same figure).
     A report without a measured peak gets no line: a computed one is no denominator."""
     import numpy as np
 
-    from .shares import measured_peak, roofline_points
+    from .shares import best_point, best_share_of_peak, measured_peak, roofline_points
 
     plt = _pyplot()
     env = report["environment"]
@@ -132,10 +135,12 @@ def roofline_figure(report, peak_backend="blocked"):
     bandwidth = report["memory"]["triad_gbs"]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     points = roofline_points(report["cases"])
-    intensities = [p[2] for p in points] or [1.0]
+    intensities = [p.intensity for p in points] or [1.0]
     x = np.geomspace(min(intensities) / 2, max(intensities) * 2, 200)
     ax.plot(x, np.minimum(peak, bandwidth * x), "k-", lw=1.5)
     ax.text(x[-1], peak, f"GEMM {peak:.0f} GF/s ", ha="right", va="bottom", fontsize=8)
+    share, anchor = (best_share_of_peak(peak_backend)(report)[0],
+                     best_point(report, peak_backend)) if vector else (None, None)
     if vector:
         probe = env.get("machine", {}).get("peak", {}).get(env["dtype"], {})
         how = f" ({env['machine']['threads']} threads x {probe['lanes']} lanes x " \
@@ -148,27 +153,41 @@ def roofline_figure(report, peak_backend="blocked"):
     ax.text(x[0], bandwidth * x[0] * 1.15, f" {bandwidth:.0f} GB/s (triad)", fontsize=8,
             rotation=np.degrees(np.arctan(1.0)) * 0.6, va="bottom")
     ax.axvline(ridge, color="k", ls=":", lw=0.8)
-    for backend in dict.fromkeys(p[1] for p in points):
-        mine = [p for p in points if p[1] == backend]
-        ax.scatter([p[2] for p in mine], [p[3] for p in mine], s=22, label=backend,
-                   color=backend_colour(backend), alpha=0.85, edgecolors="none")
-        best = max(mine, key=lambda p: p[3])
-        for point in {best, min(mine, key=lambda p: p[3])}:
-            name, _, x_at, y_at = point
-            if vector and backend == peak_backend and point == best:
-                name = f"{name}: {y_at / vector:.0%} of peak"
-            ax.annotate(name, (x_at, y_at), xytext=(3, 2), textcoords="offset points",
-                        fontsize=5.5, color=backend_colour(backend))
+    for group in dict.fromkeys((p.backend, p.forward_only) for p in points):
+        _roofline_backend(ax, [p for p in points if (p.backend, p.forward_only) == group],
+                          anchor)
+    if share is not None and anchor is not None:
+        ax.annotate(f"{anchor.case}: {share:.1%} of peak\n(the roofline target: "
+                    f"{peak_backend}'s best case, fwd+bwd)", (anchor.intensity, anchor.gflops),
+                    xytext=(-3, -2), textcoords="offset points", fontsize=5.5, ha="right",
+                    va="top", color=backend_colour(peak_backend))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("arithmetic intensity (FLOPs per byte: least traffic + 2 x workspace)")
+    ax.set_xlabel("arithmetic intensity (FLOPs per byte: least traffic + 2 x workspace; "
+                  "libraries: least traffic)")
     ax.set_ylabel("achieved GF/s (forward + backward, direct-convolution FLOPs)")
     ax.grid(which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     ax.set_title(f"roofline - {env['cpu']}, {env['threads']} threads, {env['dtype']}, "
                  f"{env['date'][:10]}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _roofline_backend(ax, mine, labelled):
+    """One backend's points, its best and worst named (except the point `labelled` already
+    names): ours as dots, a library's as diamonds, hollow when forward-only."""
+    first, colour = mine[0], backend_colour(mine[0].backend)
+    label = first.backend if not first.library else \
+        f"{first.backend} (library{', forward only' if first.forward_only else ''})"
+    ax.scatter([p.intensity for p in mine], [p.gflops for p in mine], label=label,
+               s=30 if first.library else 22, marker="D" if first.library else "o",
+               color="none" if first.forward_only else colour,
+               edgecolors=colour if first.library else "none", alpha=0.85)
+    for point in {max(mine, key=lambda p: p.gflops), min(mine, key=lambda p: p.gflops)}:
+        if point != labelled:
+            ax.annotate(point.case, (point.intensity, point.gflops), xytext=(3, 2),
+                        textcoords="offset points", fontsize=5.5, color=colour)
 
 
 def breakdown(report, path):

@@ -1,13 +1,15 @@
 """The columns of the per-case tables: what each derives from the measurements, and how it
-reads. The console, Markdown and JSON outputs all come from this one list, so a new column is
-one entry here."""
+reads. The console, Markdown, CSV and JSON outputs all come from this one list, so a new
+column is one entry here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .. import REFERENCE, available
+from .. import REFERENCE, Pass, available
+from ..vocabulary import KEYS
+from .libraries import NOT_COMPUTED
 
 
 @dataclass(frozen=True)
@@ -24,16 +26,34 @@ class Column:
     key: str | None = None  # the result's field it derives, if any
     derive: Callable[[dict, Context], Any] | None = None
     cell: Callable[[dict], str] | None = None  # the text shown
+    csv: tuple[str, ...] = ()  # the fields it becomes in the CSV (kernels.bench.csv_rows)
+    flat: Callable[[dict], dict] | None = None  # {field: value}; default: the key's value
 
     def text(self, result) -> str:
         return self.cell(result) if self.cell else fmt(result.get(self.key))
 
+    def fields(self, result) -> dict:
+        """This column's CSV fields of one result."""
+        if self.flat is not None:
+            return self.flat(result)
+        return {name: result.get(self.key) for name in self.csv}
+
 
 # ------------------------------------------------------------------ formats
 
+# Above this interquartile range, as a share of the median, "median ±IQR" misleads: it reads
+# as a symmetric error (34.59 ±995.11 suggests negative times) where the samples have a long
+# tail, so the quartiles themselves are shown. A quarter is where --compare's noise floor sits.
+WIDE_SPREAD = 0.25
+
+
 def ms(stats) -> str:
-    """Median milliseconds and the 25-75 % spread."""
-    return f"{stats['median'] * 1e3:.2f} ±{(stats['p75'] - stats['p25']) * 1e3:.2f}"
+    """Median milliseconds with the 25-75 % spread: `1.26 ±0.09` (the interquartile range)
+    when it is narrow, the quartiles `34.59 (25.10–1029.70)` when it is wide."""
+    median, p25, p75 = (stats[k] * 1e3 for k in ("median", "p25", "p75"))
+    if p75 - p25 > WIDE_SPREAD * median:
+        return f"{median:.2f} ({p25:.2f}–{p75:.2f})"
+    return f"{median:.2f} ±{p75 - p25:.2f}"
 
 
 def ratio(value) -> str:
@@ -65,7 +85,7 @@ def fmt(value) -> str:
 
 # ------------------------------------------------------------------ derivations
 
-PASSES = ("forward", "backward_data", "backward_weights")
+PASSES = KEYS  # the report's keys of the passes, in computing order
 
 
 def _total(result, _):
@@ -80,7 +100,17 @@ def pass_ms(result, key) -> str:
     """A pass's cell: its time, or why there is none."""
     if key in result:
         return ms(result[key])
-    return "not computed" if key in result.get("not_computed", ()) else "-"
+    return NOT_COMPUTED if key in result.get("not_computed", ()) else "-"
+
+
+def _pass_column(kind: Pass) -> Column:
+    """A pass's milliseconds: its cell, and its CSV field (a number, or why there is none)."""
+    key = kind.key
+
+    def flat(result):
+        return {f"{key}_ms": result[key]["median"] * 1e3 if key in result else
+                NOT_COMPUTED if key in result.get("not_computed", ()) else None}
+    return Column(kind.column, cell=lambda r: pass_ms(r, key), csv=(f"{key}_ms",), flat=flat)
 
 
 def _gflops(result, ctx):
@@ -136,26 +166,42 @@ def _errors(result, key="error") -> str:
                     for v in error.values())
 
 
+TENSORS = ("y", "dx", "dw")  # the tensors whose error is measured, one for each pass
+
+
+def _errors_column(header, key, prefix) -> Column:
+    """y/dx/dw errors in one cell, and one CSV field per tensor."""
+    return Column(header, cell=lambda r: _errors(r, key),
+                  csv=tuple(f"{prefix}_{t}" for t in TENSORS),
+                  flat=lambda r: {f"{prefix}_{t}": v for t, v in (r.get(key) or {}).items()})
+
+
+def _first_calls(result) -> str:
+    seconds = result.get("first_call_seconds")
+    return "-" if seconds is None else f"{seconds:.2f}"
+
+
 CASE_COLUMNS = [
-    Column(None, "total_seconds", _total),
-    Column("forward ms", cell=lambda r: ms(r["forward"])),
-    Column("bwd-data ms", cell=lambda r: pass_ms(r, "backward_data")),
-    Column("bwd-weights ms", cell=lambda r: pass_ms(r, "backward_weights")),
-    Column("GF/s", "gflops", _gflops),
+    *[_pass_column(p) for p in Pass],
+    Column(None, "total_seconds", _total, csv=("total_ms",), flat=lambda r: {
+        "total_ms": None if r["total_seconds"] is None else r["total_seconds"] * 1e3}),
+    Column("GF/s", "gflops", _gflops, csv=("gflops",)),
     Column(None, "forward_gflops", _forward_gflops),
-    Column("% GEMM", "peak_fraction", _share_of_gemm, cell=lambda r: share(r["peak_fraction"])),
+    Column("% GEMM", "peak_fraction", _share_of_gemm, cell=lambda r: share(r["peak_fraction"]),
+           csv=("peak_fraction",)),
     Column("x naive", "speedup_vs_naive", _speedup_vs_reference,
-           cell=lambda r: ratio(r["speedup_vs_naive"])),
-    Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"])),
+           cell=lambda r: ratio(r["speedup_vs_naive"]), csv=("speedup_vs_naive",)),
+    Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"]),
+           csv=("time_vs_torch",)),
     # Error of y/dx/dw against float64, in units of eps * sum|terms| (kernels.bench.layers):
     # each element against its own sum, and against the tensor's largest (normwise).
-    Column("error y/dx/dw", cell=_errors),
-    Column("normwise y/dx/dw", cell=lambda r: _errors(r, "error_normwise")),
-    Column("workspace", cell=lambda r: size(r.get("workspace_bytes"))),
-    Column(None, "flops_per_byte", _intensity),
+    _errors_column("error y/dx/dw", "error", "error"),
+    _errors_column("normwise y/dx/dw", "error_normwise", "normwise_error"),
+    Column("workspace", "workspace_bytes", cell=lambda r: size(r.get("workspace_bytes")),
+           csv=("workspace_bytes",)),
+    Column(None, "flops_per_byte", _intensity, csv=("flops_per_byte",)),
     # Numba compiles (or loads its cache) and auto measures its candidates in these calls.
-    Column("1st calls s", cell=lambda r: "-" if r.get("first_call_seconds") is None
-           else f"{r['first_call_seconds']:.2f}"),
+    Column("1st calls s", "first_call_seconds", cell=_first_calls, csv=("first_call_seconds",)),
 ]
 
 

@@ -99,7 +99,8 @@ def test_the_roofline_draws_the_measured_peak_and_blocked_s_share_of_it():
     assert " measured peak 166 GF/s (2 threads x 8 lanes x 2 FMA units x 2 x 2.60 GHz)" \
         in texts
     share = shares.best_share_of_peak("blocked")(report)[0]
-    assert "fast: 50% of peak" in texts and f"{share:.0%}" == "50%"
+    label = "fast: 50.0% of peak\n(the roofline target: blocked's best case, fwd+bwd)"
+    assert label in texts and f"{share:.1%}" == "50.0%"
     assert "slow" in texts and sum("of peak" in t for t in texts) == 1  # blocked only
     assert any(list(line.get_ydata()) == [166.15, 166.15] for line in fig.axes[0].lines)
     report["environment"] = dict(ENV, vector_peak_gflops=166.15)  # a report of before
