@@ -84,7 +84,7 @@ def _train_state(args, config, explicit):
     loaded = load_checkpoint(args.resume)
     backend = kernels.get_backend(args.backend or trained_with(loaded[2]))
     state = resume_state(args.resume, config, backend, explicit, loaded)
-    adopt = getattr(backend, "adopt", None)
+    adopt = kernels.capabilities(backend).adopt
     if adopt is not None:
         adopt(state.saved_meta.get("auto_decisions", {}))
     return state
@@ -145,7 +145,7 @@ def cmd_train(args):
               f"{record['seconds']:.1f} s ({record['images_per_second']:,.0f} img/s)  "
               f"lr {record['lr']:.2e}", flush=True)
         # A dispatcher (it has winner(cache)) chose per layer: show what.
-        if record["epoch"] == first_epoch and hasattr(backend, "winner"):
+        if record["epoch"] == first_epoch and kernels.capabilities(backend).winner:
             print(choices_table(state.model, state.training_choices, backend.name,
                                 config.batch_size), flush=True)
         if save:
@@ -185,7 +185,7 @@ def _checkpoint_meta(state, train_samples, test_samples):
     backend = state.backend
     meta = dict(backend=backend.name, train_samples=train_samples, test_samples=test_samples,
                 layer_backends={str(i): name for i, name in state.training_choices.items()})
-    decisions = getattr(backend, "decisions", None)
+    decisions = kernels.capabilities(backend).decisions
     if decisions is not None:
         meta["auto_decisions"] = {k: d["backend"] for k, d in decisions().items()}
     return meta

@@ -63,7 +63,7 @@ def use_trained_backends(model, meta: dict) -> None:
         return
     if not backend_layers:
         return
-    adopt = getattr(model.layers[min(backend_layers)].backend, "adopt", None)
+    adopt = kernels.capabilities(model.layers[min(backend_layers)].backend).adopt
     if adopt is not None and isinstance(meta.get("auto_decisions"), dict):
         adopt(meta["auto_decisions"])
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import capabilities
 from kernels.shapes import conv2d_geometry, pool2d_geometry
 
 
 def _computed_by(backend, cache) -> str:
     """The algorithm that computed a forward pass: a dispatcher's winner, else the backend."""
-    winner = getattr(backend, "winner", None)
+    winner = capabilities(backend).winner
     return winner(cache) if winner is not None else backend.name
 
 
@@ -73,7 +74,7 @@ class Conv2D(Layer):
 
     def unsupported(self, input_shape):
         """Why the backend cannot compute this layer on inputs of that shape, or None."""
-        return self.backend.unsupported(self._geometry(input_shape))
+        return capabilities(self.backend).unsupported(self._geometry(input_shape))
 
     def output_shape(self, input_shape):
         """The shape of y, computed from the geometry alone (a dispatcher asked to compute

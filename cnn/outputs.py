@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+import kernels
 from kernels.support.files import atomic_write
 from kernels.support.runtime import cpu_model
 
@@ -76,7 +77,7 @@ def _versions(backend):
                  numpy=np.__version__, numba=numba.__version__, scipy=_installed("scipy"),
                  torch=_installed("torch"), blas=_blas(), machine=platform.machine(),
                  cpu=cpu_model(), cpus=os.cpu_count(), fingerprint=_fingerprint())
-    wrapped = getattr(backend, "versions", None)  # a framework backend names its libraries
+    wrapped = kernels.capabilities(backend).versions  # a framework names its libraries
     if wrapped is not None:
         found["backend_libraries"] = wrapped()
     return found
@@ -93,7 +94,7 @@ def write_metrics(path, state, train_samples, test_samples, *, interrupted=False
                   test_accuracy=state.history[-1]["test_accuracy"] if state.history else None,
                   layer_backends={str(i): name for i, name in state.training_choices.items()},
                   environment=_versions(backend))
-    decisions = getattr(backend, "decisions", None)
+    decisions = kernels.capabilities(backend).decisions
     if decisions is not None:
         record["auto_decisions"] = decisions()
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"  # strict JSON, as jq reads

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.util
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import contract
+from .contract import BACKWARD_METHODS, CONV_METHODS, POOL_METHODS, Capabilities
+from .discovery import ENTRY_POINT_GROUP, ENVIRONMENT_VARIABLE
+from .discovery import entry_points as _entry_points
+from .discovery import environment as _environment
+from .discovery import importable as _importable
 from .vocabulary import NAMES, Pass
 
 # What a backend is for, so callers ask the registry instead of comparing names.
@@ -39,8 +43,6 @@ ROLES = (REFERENCE, ALGORITHM, DISPATCHER, LIBRARY)
 FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = Pass
 ALL_PASSES = NAMES
 
-ENTRY_POINT_GROUP = "convbench.backends"
-ENVIRONMENT_VARIABLE = "CONVBENCH_BACKENDS"
 
 # Ladder order: each rung is a different algorithm, not a tuning of the previous one.
 # "module:attribute" names a backend object inside a module (one algorithm, two tile sizes).
@@ -67,10 +69,6 @@ FRAMEWORKS: dict[str, tuple[str, str, str]] = {
 # Packages a framework's backend imports besides the one above: a half-installed framework
 # (onnxruntime without onnx) is listed as unavailable, with the extra to install, not loaded.
 COMPANIONS: dict[str, tuple[str, ...]] = {"jax": ("jaxlib",), "onnxruntime": ("onnx",)}
-CONV_METHODS = ("conv2d_forward",)
-BACKWARD_METHODS = ("conv2d_backward",)
-POOL_METHODS = ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-                "avg_pool2d_backward")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*\Z")
 
 
@@ -83,6 +81,7 @@ class Entry:
     origin: str
     problem: str | None = None   # None: usable (as far as is known before loading)
     backend: Any = None          # the loaded object
+    capabilities: Capabilities | None = None   # read once, when it loads
 
 
 _entries: dict[str, Entry] | None = None
@@ -139,13 +138,6 @@ def usable(entry: Entry) -> bool:
     return entry.problem is None
 
 
-def _importable(package: str) -> bool:
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _add(entry: Entry) -> None:
     if entry.problem is None and not _NAME.match(entry.name):
         entry.problem = f"{entry.name!r} is not a usable backend name"
@@ -158,29 +150,6 @@ def _add(entry: Entry) -> None:
             _entries[clash.name] = clash
             return
     _entries[entry.name] = entry
-
-
-def _entry_points():
-    from importlib.metadata import entry_points
-    try:
-        found = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # a broken installed distribution must not break the registry
-        return []
-    return [(ep.name, ep.value,
-             f"entry point ({ep.dist.name if getattr(ep, 'dist', None) else 'unknown'})")
-            for ep in found]
-
-
-def _environment():
-    found = []
-    for item in filter(None, (p.strip() for p in os.environ.get(ENVIRONMENT_VARIABLE,
-                                                                  "").split(","))):
-        name, sep, target = (s.strip() for s in item.partition("="))
-        if not sep or not name or not target:
-            found.append((item, None, ENVIRONMENT_VARIABLE))
-        else:
-            found.append((name, target, ENVIRONMENT_VARIABLE))
-    return found
 
 
 def load(entry: Entry) -> None:
@@ -200,7 +169,31 @@ def load(entry: Entry) -> None:
         return
     entry.problem = contract_problem(backend)
     if entry.problem is None:
-        entry.backend = backend
+        _bind(entry, backend)
+
+
+def _bind(entry: Entry, backend) -> None:
+    """Hold the loaded backend with its capabilities read once; one that borrows pooling
+    gets its lender's functions (contract.lend_pooling)."""
+    entry.capabilities = contract.read(backend, declared_passes(backend))
+    lender = find(entry.capabilities.pooling_from or "")
+    if lender is not None:
+        load(lender)
+    entry.problem = contract.lend_pooling(backend, entry.capabilities.pooling_from,
+                                          lender.backend if lender else None)
+    if entry.problem is None:
+        entry.backend, _loaded[id(backend)] = backend, entry
+
+
+_loaded: dict[int, Entry] = {}  # id of a loaded backend -> its entry
+
+
+def capabilities(backend) -> Capabilities:
+    """A loaded backend's capabilities as read when it loaded; an object the registry does
+    not hold (a test's stand-in) is read now."""
+    entry = _loaded.get(id(backend))
+    return entry.capabilities if entry is not None and entry.backend is backend else \
+        contract.read(backend, declared_passes(backend))
 
 
 def _resolve(target: str):
@@ -235,14 +228,15 @@ def contract_problem(backend) -> str | None:
         computed = declared_passes(backend)
     except ValueError as error:
         return str(error)
-    needed = [*CONV_METHODS, *POOL_METHODS]
+    needed = [*CONV_METHODS, *([] if getattr(backend, "POOLING_FROM", None) else POOL_METHODS)]
     if computed != (FORWARD,):
         needed += BACKWARD_METHODS
     if missing := [m for m in needed if not callable(getattr(backend, m, None))]:
         return f"lacks {', '.join(missing)} of the kernels.Backend contract"
-    unsupported = getattr(backend, "unsupported", None)
-    if unsupported is not None and not callable(unsupported):
-        return "its unsupported attribute is not callable"
+    try:
+        contract.read(backend, computed)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -263,7 +257,11 @@ def register(name, backend, role) -> None:
     if problem := contract_problem(backend):  # a missing method is a wrong type of object
         error = TypeError if problem.startswith("lacks") else ValueError
         raise error(f"backend for {name!r}: {problem}")
-    _entries[name] = Entry(name, backend, role, "register()", backend=backend)
+    entry = _entries[name] = Entry(name, backend, role, "register()")
+    _bind(entry, backend)
+    if entry.problem is not None:
+        del _entries[name]
+        raise ValueError(f"backend for {name!r}: {entry.problem}")
 
 
 def unregister(name: str) -> None:

@@ -294,7 +294,6 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     return dx, dw, db
 
 
-# Pooling is not a convolution: this backend uses the Numba backend's pooling kernels.
+# Pooling is not a convolution: the registry lends this backend the shared pooling
+# (kernels.backends.pooling, the numba backend's).
 POOLING_FROM = "numba"
-from .numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
-                    max_pool2d_backward, max_pool2d_forward)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import LIBRARY, REFERENCE, get_backend, is_ours, role
+from .. import LIBRARY, REFERENCE, capabilities, is_ours, role
 from ..cases import all_cases, practical
 from ..support import runtime
 from . import columns, instruments, layers, libraries, render, report_models, targets
@@ -51,8 +51,8 @@ def _torch_version(wanted):
 
 
 def _environment(plan, threads_info, torch_version, malloc_tuned):
-    # The numba backend picks Numba's threading layer before numba loads: import it first.
-    from ..backends import numba as _  # noqa: F401
+    from ..support import jit
+    jit.configure()  # Numba's settings before it reports its threads, whoever loaded it
     import numba
 
     return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -120,12 +120,12 @@ def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
             render.print_case(entry)
 
     if "conv" in plan.sections:  # backends that chunk their work under a workspace cap
-        capped = [b for b in plan.backends if hasattr(get_backend(b), "MAX_WORKSPACE_BYTES")]
+        capped = [b for b in plan.backends if capabilities(b).max_workspace_bytes is not None]
         with clock.section("conv"):
             report["workspace_cap"] = [
                 layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
                 for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
-                and get_backend(b).unsupported(_case(n, plan).geometry()) is None]
+                and capabilities(b).unsupported(_case(n, plan).geometry()) is None]
     if report["cases"]:
         _bracket_gemm(report, plan, clock)
 
@@ -165,13 +165,12 @@ def skipped(case, backends) -> dict:
     pool case, one whose `unsupported` refuses the conv geometry."""
     reasons = {}
     for name in backends:
-        backend = get_backend(name)
+        can = capabilities(name)
         if not practical(case, name):
             reasons[name] = "the reference takes minutes on this case: timed on small ones"
-        elif case.kind == "pool" and hasattr(backend, "POOLING_FROM"):
-            reasons[name] = f"pools with {backend.POOLING_FROM}'s kernels: see that row"
-        elif case.kind == "conv" and (reason := getattr(
-                backend, "unsupported", lambda geometry: None)(case.geometry())):
+        elif case.kind == "pool" and can.borrows_pooling:
+            reasons[name] = f"pools with {can.pooling_from}'s kernels: see that row"
+        elif case.kind == "conv" and (reason := can.unsupported(case.geometry())):
             reasons[name] = reason
     return reasons
 

@@ -48,12 +48,12 @@ def restored_process_state():
     libraries = {lib.filepath: lib.num_threads for lib in ThreadpoolController().lib_controllers}
     torch = sys.modules.get("torch")
     torch_threads = torch.get_num_threads() if torch is not None else None
-    auto_state = (auto._decisions, auto._timings, auto._persistent)
+    auto_state = (auto._decisions, auto._timings, auto.store._persistent)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("CONVBENCH_AUTO_CACHE", raising=False)
         mp.setattr(auto, "_decisions", {})
         mp.setattr(auto, "_timings", {})
-        mp.setattr(auto, "_persistent", None)
+        mp.setattr(auto.store, "_persistent", None)
         try:
             yield
         finally:
@@ -69,7 +69,7 @@ def restored_process_state():
             if torch_threads is not None:
                 assert torch.get_num_threads() == torch_threads
     assert auto._decisions is auto_state[0] and auto._timings is auto_state[1]
-    assert auto._persistent is auto_state[2]
+    assert auto.store._persistent is auto_state[2]
 
 
 def run_report(argv):

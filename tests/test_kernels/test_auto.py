@@ -37,7 +37,7 @@ def fresh_auto(monkeypatch):
     (shared with the rest of the suite) is restored afterwards."""
     monkeypatch.setattr(auto, "_decisions", {})
     monkeypatch.setattr(auto, "_timings", {})
-    monkeypatch.setattr(auto, "_persistent", None)
+    monkeypatch.setattr(auto.store, "_persistent", None)
     monkeypatch.delenv("CONVBENCH_AUTO_CACHE", raising=False)
 
 
@@ -45,7 +45,7 @@ def reset_state(monkeypatch):
     """What a new process would start with (the cache file, if any, stays)."""
     monkeypatch.setattr(auto, "_decisions", {})
     monkeypatch.setattr(auto, "_timings", {})
-    monkeypatch.setattr(auto, "_persistent", None)
+    monkeypatch.setattr(auto.store, "_persistent", None)
 
 
 class FakeBackend:
@@ -555,7 +555,7 @@ def test_no_cache_setting_writes_nothing(tmp_path, monkeypatch, setting):
 
     def no_write(*args, **kwargs):
         raise AssertionError("auto wrote a cache file without CONVBENCH_AUTO_CACHE")
-    monkeypatch.setattr(auto, "atomic_write", no_write)
+    monkeypatch.setattr(auto.store, "atomic_write", no_write)
     _decide_base(monkeypatch)
     assert auto.decisions()[only_key()]["backend"] == "fast"
     assert list(tmp_path.iterdir()) == []

@@ -32,14 +32,12 @@ registers.py says why it is not cached on disk).
 
 from __future__ import annotations
 
-from .. import numba as _numba_backend  # noqa: F401  (configures Numba before any kernel)
+import numba
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite  # noqa: E402
-from . import backward_data, backward_weights, depthwise, forward, layout  # noqa: E402
-from .registers import block_width, compiled_with_slp  # noqa: E402
+from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite
+from . import backward_data, backward_weights, depthwise, forward, layout
+from .registers import block_width, compiled_with_slp
 
 name = "blocked"
 
@@ -173,11 +171,9 @@ def conversions(x, w, b, dy, *, stride=1, padding=0, dilation=1, groups=1):
                                   layout.unblock_weights(wf, geo.groups, geo.w_shape)))
 
 
-# Pooling is not a convolution: this backend uses the Numba backend's pooling kernels.
+# Pooling is not a convolution: the registry lends this backend the shared pooling
+# (kernels.backends.pooling, the numba backend's).
 POOLING_FROM = "numba"
-from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
-                     max_pool2d_backward, max_pool2d_forward)
 
 __all__ = ["name", "unsupported", "conv2d_forward", "conv2d_backward", "conv2d_relu_forward",
-           "conv2d_relu_backward", "conversions", "max_pool2d_forward",
-           "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
+           "conv2d_relu_backward", "conversions", "POOLING_FROM"]

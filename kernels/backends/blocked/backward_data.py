@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 
-from numba import njit, prange
+from numba import prange
 
+from ...support.jit import njit
 from .registers import UNCACHED, stack_array
 
 

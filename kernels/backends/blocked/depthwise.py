@@ -20,8 +20,9 @@ block) for dw: no two jobs write the same memory.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ...support.jit import njit
 from . import layout
 from .forward import PIXELS
 from .registers import JIT

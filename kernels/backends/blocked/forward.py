@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import functools
 
-from numba import njit, prange
+from numba import prange
 
+from ...support.jit import njit
 from .registers import UNCACHED, stack_array
 
 PIXELS = 8  # the widest tile: 8 sums of B lanes in registers, FMA latency hidden

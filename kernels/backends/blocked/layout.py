@@ -17,7 +17,9 @@ weights are small: NumPy pads and transposes them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ...support.jit import njit
 
 _JIT = dict(cache=True, nogil=True)
 

@@ -161,6 +161,4 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     return dx, dw, db
 
 
-POOLING_FROM = "numba"
-from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
-                     max_pool2d_backward, max_pool2d_forward)
+POOLING_FROM = "numba"  # the registry lends it the shared pooling (kernels.backends.pooling)

@@ -48,6 +48,9 @@ import os
 
 import numpy as np
 
+from ...shapes import check_grad, conv2d_geometry
+from ...support import runtime
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -72,9 +75,6 @@ def _import_tensorflow_quietly():
 
 
 tf = _import_tensorflow_quietly()
-
-from ...shapes import check_grad, conv2d_geometry  # noqa: E402
-from ...support import runtime  # noqa: E402
 
 name = "tensorflow"
 
@@ -188,6 +188,4 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     return dx, dw, db
 
 
-POOLING_FROM = "numba"
-from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
-                     max_pool2d_backward, max_pool2d_forward)
+POOLING_FROM = "numba"  # the registry lends it the shared pooling (kernels.backends.pooling)

@@ -108,6 +108,4 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
             None if db is None else db.numpy())
 
 
-POOLING_FROM = "numba"
-from ..numba import (avg_pool2d_backward, avg_pool2d_forward,  # noqa: E402, F401
-                     max_pool2d_backward, max_pool2d_forward)
+POOLING_FROM = "numba"  # the registry lends it the shared pooling (kernels.backends.pooling)

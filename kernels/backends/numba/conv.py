@@ -37,9 +37,10 @@ on disk for the next process; `import kernels` never pays for it.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ...shapes import check_grad, conv2d_geometry, pad_nchw, quiet_nonfinite
+from ...support.jit import njit
 from . import phases
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})

@@ -21,7 +21,9 @@ padding is written in the same pass); stride 1 is one phase, and x padded as bef
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ...support.jit import njit
 
 _JIT = dict(cache=True, nogil=True)
 

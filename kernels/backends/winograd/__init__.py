@@ -37,7 +37,8 @@ makes non-finite the outputs naive makes non-finite and maybe every other output
 that read it (their m x m blocks); a non-finite weight poisons its filter. Not naive's
 pattern. Rounding: a componentwise bound from the transform norms, derived in
 kernels/conformance/winograd_bound.py (the algorithm re-run on |x|, |w| with |A|, |B|, |G|).
-Pooling is not a convolution: these backends use the Numba backend's pooling kernels.
+Pooling is not a convolution: the registry lends these backends the shared pooling
+(kernels.backends.pooling, POOLING_FROM).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ import types
 import numpy as np
 
 from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite
-from .. import numba as _numba_backend  # configures Numba (threads, vector width) first
 from .tiles import gather_tiles, parallelism, scatter_tiles
 from .transforms import MAX_TILE, transform
 
@@ -63,10 +63,6 @@ class Winograd:
     #: Rounding: the componentwise bound of kernels/conformance/winograd_bound.py.
     ERROR_MODEL = "winograd"
     POOLING_FROM = "numba"
-    max_pool2d_forward = staticmethod(_numba_backend.max_pool2d_forward)
-    max_pool2d_backward = staticmethod(_numba_backend.max_pool2d_backward)
-    avg_pool2d_forward = staticmethod(_numba_backend.avg_pool2d_forward)
-    avg_pool2d_backward = staticmethod(_numba_backend.avg_pool2d_backward)
 
     def __init__(self, m, *, absolute=False):
         self.m, self.absolute = m, absolute

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ...support.jit import njit
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 

@@ -1,5 +1,9 @@
-"""Numba backend, pooling: one compiled loop per output element, in parallel over the N*C
-image planes (no two planes share an output, so threads never race).
+"""Pooling compiled by Numba, shared: the numba backend's own, and the one the registry lends
+to every backend that only convolves (POOLING_FROM = "numba": fft, blocked, winograd, the
+frameworks; kernels.contract.lend_pooling), so no algorithm imports another for it.
+
+One compiled loop per output element, in parallel over the N*C image planes (no two planes
+share an output, so threads never race).
 
 Max pool keeps the first maximum of each window in row-major order (NaN wins, as NumPy's
 argmax); only the real elements of a window compete, so padding never wins, even against
@@ -17,9 +21,10 @@ writes every dx element once instead of zero-filling and scattering.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ...shapes import check_grad, pad_nchw, pool2d_geometry, quiet_nonfinite
+from ..shapes import check_grad, pad_nchw, pool2d_geometry, quiet_nonfinite
+from ..support.jit import njit
 
 _JIT = dict(cache=True, nogil=True)
 

@@ -12,10 +12,8 @@ it, so backward always matches. A conv followed by ReLU (kernels.epilogues) goes
 winner, fused when the winner fuses.
 
 Decisions last for the process. Set CONVBENCH_AUTO_CACHE to a file path (or to 1 for
-~/.cache/convbench/auto.json) to keep them across processes; entries are keyed by the CPU
-model and count, the thread count, the Python/NumPy/Numba versions and a hash of the
-candidate backends' source code, so a decision measured elsewhere, or about other code, is
-never reused.
+~/.cache/convbench/auto.json) to keep them across processes (store.py: the file, keyed by
+the machine, the versions and the candidates' source code).
 
 Cost: one-off ~(candidates x (REPEATS + 1)) forward+backward passes per configuration.
 """
@@ -24,29 +22,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
-import os
-import platform
 import time
-import warnings
-from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import ALGORITHM, available, epilogues, get_backend
-from ..shapes import conv2d_geometry, pool2d_geometry
-from ..support import runtime
-from ..support.files import atomic_write
+from ... import ALGORITHM, available, capabilities, epilogues, get_backend
+from ...shapes import conv2d_geometry, pool2d_geometry
+from ...support import runtime
+from . import store
 
 name = "auto"
 REPEATS = 3
-#: The workspace cap of a candidate that declares no MAX_WORKSPACE_BYTES of its own (auto
-#: itself declares none: that attribute means "chunks its batch under a cap", see kernels).
-DEFAULT_WORKSPACE_CAP = 64 * 2**20
 
 _decisions: dict[str, str] = {}  # configuration key -> backend name
 _timings: dict[str, dict] = {}  # configuration key -> seconds per candidate (measured here)
-_persistent: dict | None = None  # file contents when CONVBENCH_AUTO_CACHE is set
+
+
+class Dispatched(NamedTuple):
+    """What auto's forward passes return as their cache: who computed it, and its cache."""
+    backend: str
+    cache: Any
 
 
 def candidates() -> list[str]:
@@ -66,68 +62,12 @@ def _code_digest() -> str:
 
 
 def _environment_key() -> str:
-    # Always through the numba backend (it picks Numba's threading layer before the import),
-    # never sys.modules.get: the key must not depend on whether numba is loaded yet.
-    from . import numba as _  # noqa: F401
-    import numba
-
-    return "|".join([runtime.cpu_model(), f"cpus={os.cpu_count()}",
-                     f"threads={numba.get_num_threads()}", platform.python_version(),
-                     f"numpy={np.__version__}", f"numba={numba.__version__}",
-                     f"code={_code_digest()}"])
-
-
-def _cache_path():
-    setting = os.environ.get("CONVBENCH_AUTO_CACHE", "")
-    if setting in ("", "0"):
-        return None
-    if setting == "1":
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        return Path(base) / "convbench" / "auto.json"
-    return Path(setting)
-
-
-def _read(path) -> dict:
-    """The cache file's contents; a missing, corrupt or oddly shaped file reads as empty
-    (it only costs a re-measurement)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _load_persistent():
-    """This environment's decisions from the cache file ({} when there is no cache)."""
-    global _persistent
-    path = _cache_path()
-    if path is None:
-        return {}
-    if _persistent is None:
-        _persistent = _read(path)
-    entry = _persistent.get(_environment_key())
-    return entry if isinstance(entry, dict) else {}
+    return store.environment_key(_code_digest())
 
 
 def _remember(key, winner, timings):
-    global _persistent
     _decisions[key], _timings[key] = winner, timings
-    path = _cache_path()
-    if path is None:
-        return
-    # Read again just before writing: another process may have added decisions meanwhile.
-    _persistent = _read(path)
-    env = _environment_key()
-    if not isinstance(_persistent.get(env), dict):
-        _persistent[env] = {}
-    _persistent[env][key] = winner
-    text = json.dumps(_persistent, indent=1, sort_keys=True, allow_nan=False)  # strict JSON
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: f.write(text.encode()))
-    except OSError as e:  # an unwritable cache must not break training: decide again next time
-        warnings.warn(f"auto: cannot write the decision cache {path}: {e}", RuntimeWarning,
-                      stacklevel=4)
+    store.save(_environment_key, key, winner)
 
 
 def _decide(key, run, eligible):
@@ -136,7 +76,7 @@ def _decide(key, run, eligible):
     if key in _decisions:
         return _decisions[key]
     names = eligible()
-    known = _load_persistent().get(key)
+    known = store.load(_environment_key).get(key)
     if known in names:
         _decisions[key] = known
         return known
@@ -173,17 +113,18 @@ def adopt(choices: dict[str, str]) -> None:
 
 def _computing(geo) -> list[str]:
     """The candidates that compute this conv geometry."""
-    return [c for c in candidates() if get_backend(c).unsupported(geo) is None]
+    return [c for c in candidates() if _capabilities(c).unsupported(geo) is None]
+
+
+def _capabilities(candidate):
+    return capabilities(get_backend(candidate))
 
 
 def over_cap(name, geo) -> bool:
-    """Whether the candidate's own estimate of one call's workspace (`workspace_estimate`,
-    where it has one) exceeds its cap (MAX_WORKSPACE_BYTES, else 64 MiB): trying it on the
-    caller's arrays would take that memory, and keeping it would take it every step."""
-    backend = get_backend(name)
-    estimate = getattr(backend, "workspace_estimate", None)
-    return estimate is not None and \
-        estimate(geo) > getattr(backend, "MAX_WORKSPACE_BYTES", DEFAULT_WORKSPACE_CAP)
+    """Whether the candidate's own estimate of one call's workspace exceeds its cap
+    (Capabilities.over_cap): trying it on the caller's arrays would take that memory, and
+    keeping it would take it every step."""
+    return _capabilities(name).over_cap(geo)
 
 
 def _tried(geo) -> list[str]:
@@ -195,7 +136,7 @@ def _tried(geo) -> list[str]:
 
 def _pooling() -> list[str]:
     """The candidates with pooling of their own (not borrowed from another backend)."""
-    return [c for c in candidates() if not hasattr(get_backend(c), "POOLING_FROM")]
+    return [c for c in candidates() if not _capabilities(c).borrows_pooling]
 
 
 def unsupported(geometry) -> str | None:
@@ -203,12 +144,12 @@ def unsupported(geometry) -> str | None:
     if _computing(geometry):
         return None
     return "no candidate computes it: " + "; ".join(
-        get_backend(c).unsupported(geometry) for c in candidates())
+        _capabilities(c).unsupported(geometry) for c in candidates())
 
 
 def winner(cache) -> str:
     """The backend that computed a forward pass, from the cache it returned."""
-    return cache[0]
+    return cache.backend
 
 
 def _conv_key(geo, layout):
@@ -244,13 +185,13 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     chosen = _choose(x, w, b, params)
     y, cache = get_backend(chosen).conv2d_forward(x, w, b, **params)
-    return y, (chosen, cache)
+    return y, Dispatched(chosen, cache)
 
 
 def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """The backward pass of the backend that ran the forward pass."""
-    return get_backend(cache[0]).conv2d_backward(dy, cache[1], compute_dx=compute_dx,
-                                                 compute_dw=compute_dw)
+    return get_backend(cache.backend).conv2d_backward(dy, cache.cache, compute_dx=compute_dx,
+                                                      compute_dw=compute_dw)
 
 
 def conv2d_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
@@ -258,11 +199,11 @@ def conv2d_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups
     params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     chosen = _choose(x, w, b, params)
     y, cache = epilogues.conv2d_relu_forward(get_backend(chosen), x, w, b, **params)
-    return y, (chosen, cache)
+    return y, Dispatched(chosen, cache)
 
 
 def conv2d_relu_backward(dy, cache, *, compute_dx=True, compute_dw=True):
-    return epilogues.conv2d_relu_backward(get_backend(cache[0]), dy, cache[1],
+    return epilogues.conv2d_relu_backward(get_backend(cache.backend), dy, cache.cache,
                                           compute_dx=compute_dx, compute_dw=compute_dw)
 
 
@@ -279,7 +220,7 @@ def _pool_forward(op, x, kernel_size, stride, padding):
     chosen = _decide(key, run, _pooling)
     y, cache = getattr(get_backend(chosen), forward)(x, kernel_size, stride=stride,
                                                      padding=padding)
-    return y, (chosen, cache)
+    return y, Dispatched(chosen, cache)
 
 
 def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
@@ -288,7 +229,7 @@ def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def max_pool2d_backward(dy, cache):
-    return get_backend(cache[0]).max_pool2d_backward(dy, cache[1])
+    return get_backend(cache.backend).max_pool2d_backward(dy, cache.cache)
 
 
 def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
@@ -297,4 +238,4 @@ def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
 
 
 def avg_pool2d_backward(dy, cache):
-    return get_backend(cache[0]).avg_pool2d_backward(dy, cache[1])
+    return get_backend(cache.backend).avg_pool2d_backward(dy, cache.cache)
