@@ -26,7 +26,7 @@ from .layer_backends import (DEFAULT_BACKEND, choices_table, trained_with, train
                              use_trained_backends)
 from .layers import log_softmax
 from .model import ARCHITECTURES, build_model
-from .outputs import ProgressBar, plot_history, write_metrics
+from .outputs import ProgressBar, busy_note, busy_summary, plot_history, write_metrics
 from .settings import RESUME_KEYS, TrainConfig
 from .train import TrainingDiverged, evaluate, fit, new_state, resume_state, save_state
 
@@ -143,7 +143,7 @@ def cmd_train(args):
         print(f"epoch {record['epoch']}/{config.epochs}  loss {record['train_loss']:.4f}  "
               f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
               f"{record['seconds']:.1f} s ({record['images_per_second']:,.0f} img/s)  "
-              f"lr {record['lr']:.2e}", flush=True)
+              f"lr {record['lr']:.2e}{busy_note(record)}", flush=True)
         # A dispatcher (it has winner(cache)) chose per layer: show what.
         if record["epoch"] == first_epoch and kernels.capabilities(backend).winner:
             print(choices_table(state.model, state.training_choices, backend.name,
@@ -164,6 +164,8 @@ def cmd_train(args):
     _write_outputs(args, state, train_samples, test_samples)
     if state.history:
         print(f"test accuracy {state.history[-1]['test_accuracy']:.2%}")
+    if warning := busy_summary(state.history):
+        print(warning, file=sys.stderr)
     if save and state.history:
         print(f"saved {save}; next: {args.prog} evaluate {save}")
     return 0

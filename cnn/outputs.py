@@ -38,6 +38,29 @@ class ProgressBar:
         self.bar.close()
 
 
+def busy_note(record) -> str:
+    """The end of an epoch's line: empty on a quiet machine, else how many cores other
+    processes kept busy meanwhile (kernels.support.busy), so slow seconds say why."""
+    load = record.get("load")
+    if not load or not load["busy"]:
+        return ""
+    return f"  BUSY: other processes took {load['others_cores']:.2f} of " \
+        f"{os.cpu_count()} cores"
+
+
+def busy_summary(history) -> str | None:
+    """One warning line after training when other work took CPU during any epoch, or None."""
+    busy = [h for h in history if (h.get("load") or {}).get("busy")]
+    if not busy:
+        return None
+    epochs = ", ".join(str(h["epoch"]) for h in busy)
+    most = max(h["load"]["others_cores"] for h in busy)
+    return (f"warning: the machine was busy: other processes took up to {most:.2f} of "
+            f"{os.cpu_count()} cores during epoch{'s' if len(busy) > 1 else ''} {epochs}; "
+            "their seconds are slower than this machine's own (each epoch's `load` in "
+            "--metrics-json)")
+
+
 def _installed(distribution):
     """The installed version of a distribution, None when it is not installed (read from
     its metadata: torch is not imported for its version)."""

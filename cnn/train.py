@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from kernels.support import busy
+
 from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from .data import random_shift
 from .model import build_model
@@ -130,10 +132,13 @@ def fit(state: TrainState, train, test, *, progress=None, evaluating=None, after
     """Train on train = (x, labels) up to config.epochs, evaluating on test = (x, labels)
     after every epoch. progress(epoch) and evaluating(epoch) may give context managers whose
     values receive train_epoch's and evaluate's progress calls; after_epoch(record) runs once
-    each epoch's record is in state.history (e.g. to print it and save a checkpoint)."""
+    each epoch's record is in state.history (e.g. to print it and save a checkpoint). Each
+    record's `load` is the CPU other processes took over its training and testing
+    (kernels.support.busy: None without /proc/stat)."""
     (x_train, y_train), (x_test, y_test) = train, test
     while state.epochs_done < state.config.epochs:
         epoch = state.epochs_done + 1
+        start = busy.mark()
         with progress(epoch) if progress else contextlib.nullcontext() as report:
             loss, accuracy, seconds = train_epoch(state, x_train, y_train, report)
         started = time.perf_counter()
@@ -143,7 +148,7 @@ def fit(state: TrainState, train, test, *, progress=None, evaluating=None, after
                       test_accuracy=test_accuracy, seconds=seconds,
                       eval_seconds=time.perf_counter() - started,
                       images_per_second=len(x_train) / seconds, lr=state.optimizer.lr,
-                      backend=state.backend.name)
+                      backend=state.backend.name, load=busy.others_since(start))
         state.history.append(record)
         if after_epoch is not None:
             after_epoch(record)
