@@ -137,7 +137,6 @@ def plan_from(args, parser, argv) -> Plan:
                          "name or prefix, e.g. convnet.conv2, resnet50.res4")
         names += matched
     names = [n for n in all_cases() if n in set(names)]  # each once, in the usual order
-    names += [c.name for c in custom]
     sections = _names(args.sections, "--sections", parser)
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
@@ -157,10 +156,11 @@ def plan_from(args, parser, argv) -> Plan:
         except ImportError:
             parser.error("--plot, --roofline and --breakdown need matplotlib: "
                          "pip install 'convbench[bench]'")
-    archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names
-                                             if n in all_cases())]
-    plan = Plan(backends=backends, cases=names, custom=tuple(custom), sections=sections,
-                archs=archs,
+    archs = [a for a in ARCHITECTURES if any(n.startswith(a + ".") for n in names)]
+    cases = [all_cases()[n] for n in names] + list(custom)  # resolved once, here
+    if args.batch is not None:
+        cases = [c.with_batch(args.batch) for c in cases]
+    plan = Plan(backends=backends, cases=cases, sections=sections, archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
                 quick=args.quick, batch=args.batch, threads=args.threads, torch=not args.no_torch,
                 malloc_reuse=not args.no_malloc_reuse,

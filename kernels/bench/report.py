@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import LIBRARY, REFERENCE, capabilities, is_ours, role
-from ..cases import all_cases, practical
+from ..cases import practical
 from ..support import runtime
 from . import columns, instruments, layers, libraries, render, report_models, targets
 from .load import SectionClock
@@ -26,7 +26,7 @@ class Plan:
     """A validated request (see kernels.bench.cli)."""
 
     backends: list
-    cases: list
+    cases: list           # kernels.cases' case objects, resolved by the command line
     sections: list
     archs: list
     dtype: str
@@ -37,7 +37,6 @@ class Plan:
     torch: bool           # whether to time PyTorch (when installed)
     malloc_reuse: bool
     command: str
-    custom: tuple = ()    # the user's own cases (kernels.cases.custom), by name in `cases`
 
 
 def _torch_version(wanted):
@@ -108,8 +107,7 @@ def run(plan: Plan) -> dict:
 
 def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
     """The layer cases, the workspace cap, the GEMM rate again, then the whole models."""
-    for name in plan.cases:
-        case = _case(name, plan)
+    for case in plan.cases:
         if case.kind in plan.sections:
             with clock.section(case.kind):
                 entry = _measure_case(case, plan, dtype, hand_built_torch or (
@@ -121,11 +119,12 @@ def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
 
     if "conv" in plan.sections:  # backends that chunk their work under a workspace cap
         capped = [b for b in plan.backends if capabilities(b).max_workspace_bytes is not None]
+        chosen = {c.name: c for c in plan.cases if c.name in targets.WORKSPACE_CAP_CASES}
         with clock.section("conv"):
             report["workspace_cap"] = [
-                layers.workspace_cap_case(_case(n, plan), b, dtype, plan.repeats)
-                for b in capped for n in targets.WORKSPACE_CAP_CASES if n in plan.cases
-                and capabilities(b).unsupported(_case(n, plan).geometry()) is None]
+                layers.workspace_cap_case(chosen[n], b, dtype, plan.repeats)
+                for b in capped for n in targets.WORKSPACE_CAP_CASES if n in chosen
+                and capabilities(b).unsupported(chosen[n].geometry()) is None]
     if report["cases"]:
         _bracket_gemm(report, plan, clock)
 
@@ -182,18 +181,13 @@ def nothing_runs(plan) -> str | None:
         return None
     if any(not is_ours(b) for b in plan.backends):  # a library may only be loaded once the
         return None  # threads are pinned (its runtime sizes its pools then): assume it runs
-    cases = [c for c in (_case(n, plan) for n in plan.cases) if c.kind in plan.sections]
+    cases = [c for c in plan.cases if c.kind in plan.sections]
     if not cases or any(len(skipped(c, plan.backends)) < len(plan.backends) for c in cases):
         return None
     case = cases[0]
     return (f"none of {', '.join(plan.backends)} computes any selected case, e.g. "
             f"{case.name}: " + "; ".join(f"{b}: {r}" for b, r in
                                          skipped(case, plan.backends).items()))
-
-
-def _case(name, plan):
-    case = next((c for c in plan.custom if c.name == name), None) or all_cases()[name]
-    return case if plan.batch is None else case.with_batch(plan.batch)
 
 
 def _measure_case(case, plan, dtype, torch_version):

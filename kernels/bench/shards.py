@@ -86,11 +86,7 @@ def bench_units(plan) -> list[str]:
     """The units of a `bench` plan (kernels.bench.report.Plan), in the plan's order: the
     cases whose kind a selected section measures, then the architectures when a whole-model
     section runs."""
-    from ..cases import all_cases
-
-    custom = {c.name: c for c in plan.custom}
-    kinds = {n: (custom[n] if n in custom else all_cases()[n]).kind for n in plan.cases}
-    units = [f"case {n}" for n in plan.cases if kinds[n] in plan.sections]
+    units = [f"case {c.name}" for c in plan.cases if c.kind in plan.sections]
     if set(plan.sections) & set(MODEL_SECTIONS):
         units += [f"model {a}" for a in plan.archs]
     return units
@@ -104,7 +100,7 @@ def bench_shard(plan, index: int, count: int):
     if problem := check_count(units, count, "cases and models to split"):
         raise ValueError(problem)
     mine = split(units, index, count)
-    cases = [n for n in plan.cases if f"case {n}" in mine]
+    cases = [c for c in plan.cases if f"case {c.name}" in mine]
     archs = [a for a in plan.archs if f"model {a}" in mine]
     return replace(plan, cases=cases, archs=archs), record(index, count, mine, units,
                                                            plan.backends)

@@ -160,6 +160,20 @@ def test_a_bad_case_is_one_line_and_exit_2_before_measuring(tmp_path, command, a
     assert "Traceback" not in done.stderr and done.stdout == "" and not out.exists()
 
 
+def test_the_bench_plan_carries_the_cases_resolved_once():
+    """The command line turns names and specs into cases once, at --batch when given: the
+    plan holds those objects, the named ones first in the usual order, then the user's."""
+    from kernels.bench import cli
+
+    parser = cli.build_parser()
+    argv = ["--cases", "tiny.pool,tiny.conv", "--case", SPEC, "--batch", "3", "--no-torch"]
+    plan = cli.plan_from(parser.parse_args(argv), parser, argv)
+    assert [c.name for c in plan.cases] == ["tiny.conv", "tiny.pool", "mylayer"]
+    assert plan.cases[0] == all_cases()["tiny.conv"].with_batch(3)
+    assert plan.cases[2] == custom.parse_spec(SPEC).with_batch(3)
+    assert plan.archs == ["tiny"]  # the user's layer belongs to no architecture
+
+
 def test_the_map_refuses_pool_cases_alone(tmp_path):
     done = _command("map", "--case", "name=p,kind=pool,op=max,C=4,H=8")
     assert done.returncode == 2 and "p is a pool case; the map times convolutions" in \

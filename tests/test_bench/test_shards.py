@@ -73,12 +73,13 @@ def test_bench_shards_split_cases_and_models_and_record_it():
     units = shards.bench_units(whole)
     assert "model convnet" in units and "case convnet.conv1" in units
     cut = [cli._sharded(whole, f"{i}/3", parser) for i in (1, 2, 3)]
-    assert sorted(c for plan, _ in cut for c in plan.cases) == sorted(whole.cases)
+    assert sorted(c.name for plan, _ in cut for c in plan.cases) == \
+        sorted(c.name for c in whole.cases)
     assert sorted(a for plan, _ in cut for a in plan.archs) == sorted(whole.archs)
     for i, (plan, record) in enumerate(cut, 1):
         assert record["index"] == i and record["count"] == 3 and record["of"] == units
         assert record["backends"] == ["im2col"]
-        assert set(record["units"]) == {f"case {c}" for c in plan.cases} | \
+        assert set(record["units"]) == {f"case {c.name}" for c in plan.cases} | \
             {f"model {a}" for a in plan.archs}
 
 
