@@ -27,6 +27,7 @@ skip is turned into a failure, since CI's framework run would never run that tes
 pytest-benchmark: in a plain `pytest` run every benchmark executes once, untimed, as a smoke
 test; asking for timings (--benchmark-only, --benchmark-enable, --benchmark-json, ...)
 times them. (`--benchmark-disable` in the ini options would make --benchmark-only an error.)
+Timed, each benchmark records the machine's load and a busy run says so (benchmark_load.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from hypothesis import settings
 
 from kernels import plugins
 
-pytest_plugins = ["kernels.conformance.plugin"]
+pytest_plugins = ["kernels.conformance.plugin", "benchmark_load"]  # busy flags: its docstring
 
 # ci: derandomized (examples derived from each test's name) and no example database, so two
 # CI runs of the same code test exactly the same inputs.
