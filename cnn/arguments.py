@@ -104,7 +104,8 @@ def build_parser(description, prog="python -m cnn"):
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.add_argument("--threads", type=thread_count,
                        help="BLAS and Numba threads, at most the usable cores "
-                            "(default: the libraries' own choice)")
+                            "(default: the usable cores less those busy with other work "
+                            "at start)")
 
     evaluate_ = commands.add_parser("evaluate", help="accuracy and confusion matrix")
     evaluate_.add_argument("model", type=_path, help="a checkpoint written by train")

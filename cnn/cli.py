@@ -16,6 +16,7 @@ import numpy as np
 
 import kernels
 from kernels.support import runtime
+from kernels.support.cores import default_threads
 from kernels.support.files import writable_problem
 
 from .arguments import DEFAULT_SAVE, build_parser
@@ -105,8 +106,6 @@ def cmd_train(args):
     if args.plot:
         _require_matplotlib()
     runtime.reuse_freed_memory()
-    if args.threads:
-        runtime.pin_threads(args.threads)
     config, explicit = _config_from(args)
     state = _train_state(args, config, explicit)
     if state.epochs_done >= config.epochs:
@@ -114,6 +113,11 @@ def cmd_train(args):
         print(f"{args.resume} already has {done}; nothing to do (train more with --epochs "
               f"above {state.epochs_done}); no file written")
         return 0
+    threads = args.threads
+    if threads is None:  # the usable cores less those other work holds, sampled now
+        threads, line = default_threads()
+        print(line, flush=True)
+    runtime.pin_threads(threads)  # Numba may be loaded by now: pinning can only lower it
     _check_backend(state.model)
     data = load_mnist(args.data_dir)
     dtype = np.dtype(config.dtype).type

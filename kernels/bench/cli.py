@@ -20,6 +20,7 @@ from .. import available, plugins
 from ..cases import ARCHITECTURES, QUICK_CASES, all_cases, sets
 from ..cases.custom import collect as collect_custom
 from ..support.command_line import Parser
+from ..support.cores import default_threads
 from ..support.files import atomic_write
 from ..support.runtime import usable_cores
 from . import charts, compare, csv_rows, machines, markdown
@@ -51,9 +52,10 @@ def build_parser():
                                                    "its own (MNIST cases: 64)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, help="samples per measurement (default 15; quick 5)")
-    parser.add_argument("--threads", type=int, default=usable_cores(),
+    parser.add_argument("--threads", type=int,
                         help="BLAS, Numba and PyTorch threads, at most the cores this process "
-                             f"may use (default {usable_cores()})")
+                             f"may use (default: the {usable_cores()} usable cores less those "
+                             "busy with other work at start)")
     parser.add_argument("--quick", action="store_true",
                         help="convnet only, fewer samples, naive extrapolated from a 4-image batch")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
@@ -140,7 +142,7 @@ def plan_from(args, parser, argv) -> Plan:
     sections = _names(args.sections, "--sections", parser)
     if bad := [s for s in sections if s not in SECTIONS]:
         parser.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
-    if not 1 <= args.threads <= usable_cores():
+    if args.threads is not None and not 1 <= args.threads <= usable_cores():
         parser.error(f"--threads {args.threads}: must be from 1 to the {usable_cores()} cores "
                      "this process may use (more threads than cores only slow BLAS down)")
     if args.repeats is not None and args.repeats < 1:
@@ -160,6 +162,9 @@ def plan_from(args, parser, argv) -> Plan:
     cases = [all_cases()[n] for n in names] + list(custom)  # resolved once, here
     if args.batch is not None:
         cases = [c.with_batch(args.batch) for c in cases]
+    if args.threads is None:  # after every check: a bad request costs no sample
+        args.threads, line = default_threads()
+        print(line, flush=True)
     plan = Plan(backends=backends, cases=cases, sections=sections, archs=archs,
                 dtype=args.dtype, repeats=args.repeats or (5 if args.quick else 15),
                 quick=args.quick, batch=args.batch, threads=args.threads, torch=not args.no_torch,

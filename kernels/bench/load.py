@@ -25,6 +25,9 @@ import contextlib
 import os
 import time
 
+from ..support.busy import machine_cpu_seconds
+from ..support.busy import own_cpu_seconds as cpu_seconds
+
 BUSY_MARGIN = 0.5
 OTHERS_BUSY_CORES = 0.25  # a quarter of a core of other work, on average over the section
 MIN_OTHERS_SECONDS = 0.5  # /proc/stat counts 10 ms ticks: shorter sections are not judged
@@ -36,27 +39,6 @@ def load_average() -> float | None:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return None
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process's threads and of its children that have ended."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def machine_cpu_seconds() -> float | None:
-    """CPU seconds every CPU spent busy since boot (/proc/stat: user, nice, system, irq,
-    softirq, steal); None where there is no /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(v) for v in fields[1:9]] + [0] * 8
-    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def is_busy(loads, cpus=None) -> bool:
