@@ -25,8 +25,8 @@ by (R), the reversals above, free in the strided copies that fill the FFT buffer
 the crops. P, Q: the smallest sizes >= Hp, Wp that pocketfft factors into 2, 3, 5 (real axis)
 or 2, 3, 5, 7, 11 (complex axis) (scipy.fft.next_fast_len): no Bluestein, no large radix.
 X, Y, DYr, dXr are FFTs of whole planes (scipy.fft, one thread: see Threads). Wr and the
-kh*kw taps of dw are kh*kw points of a P x Q grid: DFT-matrix products (`_dft`, two small
-GEMMs, 4-9x faster than FFTs of the F*Cg mostly-zero planes, measured), so backward costs
+kh*kw taps of dw are kh*kw points of a P x Q grid: DFT-matrix products (fft_weights.py, two
+small GEMMs, 4-9x faster than FFTs of the F*Cg mostly-zero planes, measured), so backward costs
 one FFT (dy) and one inverse FFT (dx) of whole planes, forward one of each.
 Stride: exact, the stride-1 result read every s-th point; backward zero-stuffs dy. The FFTs
 cost what the grid costs: a stride saves nothing while direct methods get sh*sw times cheaper
@@ -52,10 +52,12 @@ MAX_WORKSPACE_BYTES (X recomputed in backward when chunked), but one image's pla
 weight-side spectra (Wr, dW: F*Cg*P*(Q/2+1) complex each) do not shrink: ResNet-50's and
 VGG-16's layers need 115 MiB - 3.8 GiB per call (`workspace_estimate`); auto skips fft there.
 
-Threads: transforms on one thread (GEMMs on BLAS's pinned ones). scipy.fft's workers=2 splits
-a call between threads that must all finish: on 2 cores it was slower even idle (rfftn of
-(16, 16, 64, 32): 1.4 vs 4.0 ms), and under load one waiting for a core stalls the call (load
-8: 1.5 vs 5.3 ms; a report's layer: 10 vs 1,172 ms). One worker degrades like the others.
+Threads: transforms on one thread; GEMMs on BLAS's pinned threads, or on one when a call
+does fewer than BLAS_ONE_THREAD_BELOW flops (docs/backends.md, "BLAS threads"). scipy.fft's
+workers=2 splits a call between threads that must all finish: on 2 cores it was slower even
+idle (rfftn of (16, 16, 64, 32): 1.4 vs 4.0 ms), and under load one waiting for a core stalls
+the call (load 8: 1.5 vs 5.3 ms; a report's layer: 10 vs 1,172 ms). One worker degrades like
+the others.
 
 NaN/inf: a non-finite value in an input plane reaches every frequency, hence every output of
 every plane it is summed into (x[n, c]: all of y[n, f in its group]; w[f, c]: all of y[:, f]);
@@ -73,6 +75,8 @@ import numpy as np
 import scipy.fft
 
 from ..shapes import check_grad, conv2d_geometry, quiet_nonfinite
+from ..support import blas
+from .fft_weights import _kernel_spectrum, _spans, _weight_taps
 
 name = "fft"
 
@@ -87,6 +91,16 @@ NONFINITE_SPREADS = True
 ERROR_MODEL = "fft"
 
 
+#: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
+BLAS_ONE_THREAD_BELOW = 16_000_000  # every call in the case sets: see docs/backends.md
+
+
+def gemm_flops(geo) -> int:
+    """Real flops of one of the pass's GEMM calls: a complex (n x Cg) @ (Cg x Fg) per frequency
+    and group, n the images of a chunk (backward's products have the same three sizes)."""
+    return 8 * workspace(geo)["chunk"] * geo.Cg * geo.Fg
+
+
 def unsupported(geo) -> str | None:
     """None: every geometry conv2d_geometry accepts is computed exactly (stride by
     subsampling, dilation by a dilated kernel, any padding, groups)."""
@@ -96,12 +110,6 @@ def unsupported(geo) -> str | None:
 def fft_grid(geo) -> tuple[int, int]:
     """(P, Q): the smallest fast sizes >= (Hp, Wp); Q is the halved (real) axis."""
     return scipy.fft.next_fast_len(geo.Hp, real=False), scipy.fft.next_fast_len(geo.Wp, real=True)
-
-
-def _spans(geo):
-    """(KH, KW) dilated kernel extents and (Ho1, Wo1) the stride-1 output size."""
-    KH, KW = geo.dilation[0] * (geo.kh - 1) + 1, geo.dilation[1] * (geo.kw - 1) + 1
-    return KH, KW, geo.Hp - KH + 1, geo.Wp - KW + 1
 
 
 def workspace(geo) -> dict:
@@ -162,47 +170,6 @@ def _input_spectrum(x, geo, P, Q):
     return _rfft2(buf)
 
 
-def _dft(length, freqs, positions, sign, dtype):
-    """(freqs, len(positions)) matrix exp(sign * 2 pi i k m / length), k < freqs: the DFT
-    restricted to a few positions. k*m is reduced mod length in integers, so every entry is
-    cos/sin of an angle in [0, 2 pi) computed in double, then rounded once to `dtype`."""
-    turns = np.outer(np.arange(freqs), positions) % length / length
-    return np.exp(sign * 2j * np.pi * turns).astype(dtype)
-
-
-def _kernel_spectrum(w, geo, P, Q):
-    """Wr (P*Qh, G, Cg, Fg): spectrum of the reversed, dilated kernel wr[KH-1-p*dh] = w[p].
-
-    The kernel is kh*kw nonzeros of a P x Q grid: two small DFT-matrix products (along Q, then
-    P) cost ~8*P*Qh*kh per plane as GEMMs, where an FFT would transform F*Cg grids of zeros."""
-    KH, KW, _, _ = _spans(geo)
-    complex_dtype = np.result_type(geo.dtype, np.complex64)
-    rows = KH - 1 - geo.dilation[0] * np.arange(geo.kh)
-    cols = KW - 1 - geo.dilation[1] * np.arange(geo.kw)
-    taps = w.reshape(geo.groups, geo.Fg, geo.Cg, geo.kh, geo.kw).transpose(3, 4, 0, 2, 1)
-    taps = taps.reshape(geo.kh, geo.kw, -1).astype(complex_dtype)  # (kh, kw, G*Cg*Fg)
-    half = np.matmul(_dft(Q, Q // 2 + 1, cols, -1, complex_dtype), taps)  # (kh, Qh, M)
-    spec = _dft(P, P, rows, -1, complex_dtype) @ half.reshape(geo.kh, -1)  # (P, Qh*M)
-    return spec.reshape(-1, geo.groups, geo.Cg, geo.Fg)
-
-
-def _weight_taps(dw_spec, geo, P, Q):
-    """dw (F, Cg, kh, kw) from its spectrum (P*Qh, G, Fg, Cg): the inverse DFT evaluated at
-    the kh*kw taps only, dwd[p] at row Ho1-1+p*dh (a full irfft2 of F*Cg planes would compute
-    P*Q points to keep kh*kw). c2r along Q: columns 0 and Q/2 count once, the others twice
-    (their mirror images), and only the real part is kept."""
-    _, _, Ho1, Wo1 = _spans(geo)
-    half = Q // 2 + 1
-    rows = Ho1 - 1 + geo.dilation[0] * np.arange(geo.kh)
-    cols = Wo1 - 1 + geo.dilation[1] * np.arange(geo.kw)
-    counted = np.where((np.arange(half) == 0) | (2 * np.arange(half) == Q), 1.0, 2.0) / (P * Q)
-    along_p = _dft(P, P, rows, +1, dw_spec.dtype).T @ dw_spec.reshape(P, -1)  # (kh, Qh*M)
-    along_q = (_dft(Q, half, cols, +1, np.complex128) * counted[:, None]).T.astype(dw_spec.dtype)
-    taps = np.matmul(along_q, along_p.reshape(geo.kh, half, -1)).real  # (kh, kw, G*Fg*Cg)
-    taps = taps.reshape(geo.kh, geo.kw, geo.F, geo.Cg).transpose(2, 3, 0, 1)
-    return np.ascontiguousarray(taps, dtype=geo.dtype)
-
-
 def _grad_spectrum(dy, geo, P, Q):
     """DYr (P, Qh, n, F): dy zero-stuffed onto the stride-1 grid, reversed: dyr[m] = dy[Ho1-1-m]."""
     _, _, Ho1, Wo1 = _spans(geo)
@@ -230,26 +197,27 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     reason = unsupported(geo)
     if reason is not None:
         raise ValueError(f"fft backend: {reason}")
-    P, Q = fft_grid(geo)
-    KH, KW, _, _ = _spans(geo)
-    (sh, sw), G = geo.stride, geo.groups
-    w_spec = _kernel_spectrum(w, geo, P, Q)
-    y = np.empty(geo.y_shape, dtype=geo.dtype)
-    chunks = _chunks(geo)
-    kept_x_spec = None
-    for batch in chunks:
-        x_spec = _input_spectrum(x[batch], geo, P, Q)
-        y_spec = np.empty(x_spec.shape[:3] + (geo.F,), dtype=x_spec.dtype)
-        _products(_by_group(x_spec, G), w_spec, out=_by_group(y_spec, G))
-        y_grid = _irfft2(y_spec, P, Q)  # (P, Q, n, F): y[i] sits at row KH-1 + i*sh
-        del y_spec  # free before the crop copy: keeps the peak at two big arrays
-        y[batch] = y_grid[KH - 1:geo.Hp:sh, KW - 1:geo.Wp:sw].transpose(2, 3, 0, 1)
-        if len(chunks) == 1:
-            kept_x_spec = x_spec  # the whole batch fits the cap: reuse it in backward
-        del x_spec, y_grid
-    if b is not None:
-        y += b[:, None, None]
-    return y, (x, w_spec, kept_x_spec, geo)
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        P, Q = fft_grid(geo)
+        KH, KW, _, _ = _spans(geo)
+        (sh, sw), G = geo.stride, geo.groups
+        w_spec = _kernel_spectrum(w, geo, P, Q)
+        y = np.empty(geo.y_shape, dtype=geo.dtype)
+        chunks = _chunks(geo)
+        kept_x_spec = None
+        for batch in chunks:
+            x_spec = _input_spectrum(x[batch], geo, P, Q)
+            y_spec = np.empty(x_spec.shape[:3] + (geo.F,), dtype=x_spec.dtype)
+            _products(_by_group(x_spec, G), w_spec, out=_by_group(y_spec, G))
+            y_grid = _irfft2(y_spec, P, Q)  # (P, Q, n, F): y[i] sits at row KH-1 + i*sh
+            del y_spec  # free before the crop copy: keeps the peak at two big arrays
+            y[batch] = y_grid[KH - 1:geo.Hp:sh, KW - 1:geo.Wp:sw].transpose(2, 3, 0, 1)
+            if len(chunks) == 1:
+                kept_x_spec = x_spec  # the whole batch fits the cap: reuse it in backward
+            del x_spec, y_grid
+        if b is not None:
+            y += b[:, None, None]
+        return y, (x, w_spec, kept_x_spec, geo)
 
 
 @quiet_nonfinite
@@ -257,41 +225,42 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """dXr = DYr Wr and dW = DYr X per frequency, from one transform of dy."""
     x, w_spec, kept_x_spec, geo = cache
     check_grad(dy, geo)
-    P, Q = fft_grid(geo)
-    G, top, left = geo.groups, geo.pad[0], geo.pad[2]
-    dx = np.empty(geo.x_shape, dtype=geo.dtype) if compute_dx else None
-    dw_spec = None
-    chunks = [slice(0, geo.N)] if kept_x_spec is not None else _chunks(geo)
-    for batch in (chunks if compute_dx or compute_dw else []):
-        dy_spec = _grad_spectrum(dy[batch], geo, P, Q)
-        dy_groups = _by_group(dy_spec, G)
-        if compute_dx:
-            dx_spec = np.empty(dy_spec.shape[:3] + (geo.C,), dtype=dy_spec.dtype)
-            _products(dy_groups, w_spec.swapaxes(-1, -2), out=_by_group(dx_spec, G))
-            dx_grid = _irfft2(dx_spec, P, Q)  # dxp reversed: dxp[t] at row Hp-1-t
-            del dx_spec
-            dx[batch] = dx_grid[geo.Hp - 1 - top::-1, geo.Wp - 1 - left::-1][
-                :geo.H, :geo.W].transpose(2, 3, 0, 1)
-            del dx_grid
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        P, Q = fft_grid(geo)
+        G, top, left = geo.groups, geo.pad[0], geo.pad[2]
+        dx = np.empty(geo.x_shape, dtype=geo.dtype) if compute_dx else None
+        dw_spec = None
+        chunks = [slice(0, geo.N)] if kept_x_spec is not None else _chunks(geo)
+        for batch in (chunks if compute_dx or compute_dw else []):
+            dy_spec = _grad_spectrum(dy[batch], geo, P, Q)
+            dy_groups = _by_group(dy_spec, G)
+            if compute_dx:
+                dx_spec = np.empty(dy_spec.shape[:3] + (geo.C,), dtype=dy_spec.dtype)
+                _products(dy_groups, w_spec.swapaxes(-1, -2), out=_by_group(dx_spec, G))
+                dx_grid = _irfft2(dx_spec, P, Q)  # dxp reversed: dxp[t] at row Hp-1-t
+                del dx_spec
+                dx[batch] = dx_grid[geo.Hp - 1 - top::-1, geo.Wp - 1 - left::-1][
+                    :geo.H, :geo.W].transpose(2, 3, 0, 1)
+                del dx_grid
+            if compute_dw:
+                x_spec = kept_x_spec if kept_x_spec is not None else \
+                    _input_spectrum(x[batch], geo, P, Q)
+                x_groups = _by_group(x_spec, G)
+                # Summing the chunks' spectra (not their inverses): one inverse at the end.
+                if dw_spec is None:
+                    dw_spec = _products(dy_groups.swapaxes(-1, -2), x_groups)
+                else:  # in DW_BLOCKS frequency blocks: a whole chunk's part would double the memory
+                    step = -(-len(dw_spec) // DW_BLOCKS)
+                    for k in range(0, len(dw_spec), step):
+                        dw_spec[k:k + step] += _products(dy_groups[k:k + step].swapaxes(-1, -2),
+                                                          x_groups[k:k + step])
+                del x_spec, x_groups
+            del dy_spec, dy_groups
+        dw = db = None
         if compute_dw:
-            x_spec = kept_x_spec if kept_x_spec is not None else \
-                _input_spectrum(x[batch], geo, P, Q)
-            x_groups = _by_group(x_spec, G)
-            # Summing the chunks' spectra (not their inverses): one inverse at the end.
-            if dw_spec is None:
-                dw_spec = _products(dy_groups.swapaxes(-1, -2), x_groups)
-            else:  # in DW_BLOCKS frequency blocks: a whole chunk's part would double the memory
-                step = -(-len(dw_spec) // DW_BLOCKS)
-                for k in range(0, len(dw_spec), step):
-                    dw_spec[k:k + step] += _products(dy_groups[k:k + step].swapaxes(-1, -2),
-                                                      x_groups[k:k + step])
-            del x_spec, x_groups
-        del dy_spec, dy_groups
-    dw = db = None
-    if compute_dw:
-        dw = _weight_taps(dw_spec, geo, P, Q)
-        db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    return dx, dw, db
+            dw = _weight_taps(dw_spec, geo, P, Q)
+            db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+        return dx, dw, db
 
 
 # Pooling is not a convolution: the registry lends this backend the shared pooling

@@ -31,11 +31,14 @@ import numpy as np
 
 from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
                       quiet_nonfinite)
+from ..support import blas
 
 name = "im2col"
 
 #: Cap on the workspace (columns, dcols and the GEMM output) of one conv call, in bytes.
 MAX_WORKSPACE_BYTES = 64 * 2**20
+#: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
+BLAS_ONE_THREAD_BELOW = 2_000_000  # where 2 threads start to pay: docs/backends.md
 
 
 def _taps(kh, kw, Ho, Wo, stride, dilation):
@@ -88,6 +91,13 @@ def chunk_count(geo, itemsize) -> int:
     return len(_chunks(geo, itemsize))
 
 
+def gemm_flops(geo) -> int:
+    """Flops of one of the pass's GEMM calls: (Fg x Cg*kh*kw) @ (Cg*kh*kw x n*Ho*Wo), n the
+    images of a chunk (backward's two products have the same three sizes)."""
+    return 2 * geo.Fg * geo.Cg * geo.kh * geo.kw * _chunk_size(geo, geo.dtype.itemsize) \
+        * geo.Ho * geo.Wo
+
+
 def unsupported(geometry) -> str | None:
     """None: every valid configuration is computed:
     the gather handles every stride, dilation and padding."""
@@ -99,24 +109,25 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """Columns of each batch chunk, one GEMM per group; the columns are kept if they fit."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
-    xp = pad_nchw(x, geo.pad)
-    G, K = geo.groups, geo.Cg * geo.kh * geo.kw
-    w_mat = np.ascontiguousarray(w).reshape(G, geo.Fg, K)
-    y = np.empty(geo.y_shape, dtype=geo.dtype)
-    chunks = _chunks(geo, x.itemsize)
-    kept_cols = None
-    for batch in chunks:
-        cols = im2col(xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
-        out = np.matmul(w_mat, cols.reshape(G, K, -1))  # (G, Fg, n*Ho*Wo)
-        y[batch] = out.reshape(geo.F, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
-        if len(chunks) == 1:
-            kept_cols = cols  # only when it fits the cap
-        # Free this chunk's workspace before the next chunk allocates its own: otherwise
-        # two chunks' buffers are alive at once and the cap is exceeded.
-        del cols, out
-    if b is not None:
-        y += b[:, None, None]
-    return y, (xp, w_mat, kept_cols, geo)
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        xp = pad_nchw(x, geo.pad)
+        G, K = geo.groups, geo.Cg * geo.kh * geo.kw
+        w_mat = np.ascontiguousarray(w).reshape(G, geo.Fg, K)
+        y = np.empty(geo.y_shape, dtype=geo.dtype)
+        chunks = _chunks(geo, x.itemsize)
+        kept_cols = None
+        for batch in chunks:
+            cols = im2col(xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
+            out = np.matmul(w_mat, cols.reshape(G, K, -1))  # (G, Fg, n*Ho*Wo)
+            y[batch] = out.reshape(geo.F, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
+            if len(chunks) == 1:
+                kept_cols = cols  # only when it fits the cap
+            # Free this chunk's workspace before the next chunk allocates its own: otherwise
+            # two chunks' buffers are alive at once and the cap is exceeded.
+            del cols, out
+        if b is not None:
+            y += b[:, None, None]
+        return y, (xp, w_mat, kept_cols, geo)
 
 
 @quiet_nonfinite
@@ -124,28 +135,29 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """dW = dY cols^T and dcols = W^T dY per group, then col2im; each only if asked for."""
     xp, w_mat, kept_cols, geo = cache
     check_grad(dy, geo)
-    G, K = geo.groups, geo.Cg * geo.kh * geo.kw
-    dxp = np.zeros_like(xp) if compute_dx else None
-    dw_mat = np.zeros_like(w_mat) if compute_dw else None
-    w_mat_t = w_mat.transpose(0, 2, 1)
-    # The forward pass decided the chunking: kept columns mean one chunk of the whole batch.
-    chunks = [slice(0, geo.N)] if kept_cols is not None else _chunks(geo, dy.itemsize)
-    for batch in chunks:
-        dy_mat = np.ascontiguousarray(dy[batch].transpose(1, 0, 2, 3)).reshape(G, geo.Fg, -1)
-        cols_shape = (geo.C, geo.kh, geo.kw, batch.stop - batch.start, geo.Ho, geo.Wo)
-        if compute_dw:  # the columns are needed only here
-            cols = kept_cols if kept_cols is not None else im2col(
-                xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
-            dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
-            del cols
-        if compute_dx:
-            dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
-            col2im(dcols.reshape(cols_shape), dxp[batch], geo.stride, geo.dilation)
-            del dcols  # before the next chunk allocates its own
-        del dy_mat
-    db = dy.sum(axis=(0, 2, 3)) if geo.has_bias and compute_dw else None
-    return (geo.crop(dxp) if compute_dx else None), \
-        (dw_mat.reshape(geo.w_shape) if compute_dw else None), db
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        G, K = geo.groups, geo.Cg * geo.kh * geo.kw
+        dxp = np.zeros_like(xp) if compute_dx else None
+        dw_mat = np.zeros_like(w_mat) if compute_dw else None
+        w_mat_t = w_mat.transpose(0, 2, 1)
+        # The forward pass decided the chunking: kept columns mean one chunk of the whole batch.
+        chunks = [slice(0, geo.N)] if kept_cols is not None else _chunks(geo, dy.itemsize)
+        for batch in chunks:
+            dy_mat = np.ascontiguousarray(dy[batch].transpose(1, 0, 2, 3)).reshape(G, geo.Fg, -1)
+            cols_shape = (geo.C, geo.kh, geo.kw, batch.stop - batch.start, geo.Ho, geo.Wo)
+            if compute_dw:  # the columns are needed only here
+                cols = kept_cols if kept_cols is not None else im2col(
+                    xp[batch], geo.kh, geo.kw, geo.Ho, geo.Wo, geo.stride, geo.dilation)
+                dw_mat += np.matmul(dy_mat, cols.reshape(G, K, -1).transpose(0, 2, 1))
+                del cols
+            if compute_dx:
+                dcols = np.matmul(w_mat_t, dy_mat)  # (G, K, n*Ho*Wo)
+                col2im(dcols.reshape(cols_shape), dxp[batch], geo.stride, geo.dilation)
+                del dcols  # before the next chunk allocates its own
+            del dy_mat
+        db = dy.sum(axis=(0, 2, 3)) if geo.has_bias and compute_dw else None
+        return (geo.crop(dxp) if compute_dx else None), \
+            (dw_mat.reshape(geo.w_shape) if compute_dw else None), db
 
 
 def _pool_cols(x, geo, fill):

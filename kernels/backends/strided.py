@@ -34,8 +34,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
                       quiet_nonfinite)
+from ..support import blas
 
 name = "strided"
+
+#: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
+BLAS_ONE_THREAD_BELOW = 2_000_000  # where 2 threads start to pay: docs/backends.md
 
 
 def _windows(xp, kh, kw, stride, dilation):
@@ -44,6 +48,11 @@ def _windows(xp, kh, kw, stride, dilation):
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     view = sliding_window_view(xp, (span_h, span_w), axis=(2, 3))
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def gemm_flops(geo) -> int:
+    """Flops of one tensordot (one GEMM per group): N*Ho*Wo x Cg*kh*kw x Fg."""
+    return 2 * geo.N * geo.Ho * geo.Wo * geo.Cg * geo.kh * geo.kw * geo.Fg
 
 
 def unsupported(geometry) -> str | None:
@@ -65,15 +74,16 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     """One tensordot of the window view with w per group."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
-    xp = pad_nchw(x, geo.pad)
-    windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
-    y = np.empty((geo.N, geo.Ho, geo.Wo, geo.F), dtype=geo.dtype)  # NHWC, transposed below
-    for g in range(geo.groups):
-        cin, cout = geo.group(g)
-        y[..., cout] = np.tensordot(windows[:, cin], w[cout], axes=([1, 4, 5], [1, 2, 3]))
-    if b is not None:
-        y += b
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), (xp, w, geo)
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        xp = pad_nchw(x, geo.pad)
+        windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+        y = np.empty((geo.N, geo.Ho, geo.Wo, geo.F), dtype=geo.dtype)  # NHWC, transposed below
+        for g in range(geo.groups):
+            cin, cout = geo.group(g)
+            y[..., cout] = np.tensordot(windows[:, cin], w[cout], axes=([1, 4, 5], [1, 2, 3]))
+        if b is not None:
+            y += b
+        return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), (xp, w, geo)
 
 
 @quiet_nonfinite
@@ -81,20 +91,21 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """dw by tensordot with the windows; dx as a transposed convolution."""
     xp, w, geo = cache
     check_grad(dy, geo)
-    dx = dw = db = None
-    if compute_dw:
-        windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
-        dw = np.empty_like(w)
-        for g in range(geo.groups):
-            cin, cout = geo.group(g)
-            dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
-        db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
-    if compute_dx:
-        # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
-        # where no real window saw the inf, so a non-finite w takes the per-tap scatter.
-        backward_data = _transposed_conv if np.isfinite(w).all() else _scatter_taps
-        dx = geo.crop(backward_data(dy, w, geo).transpose(0, 3, 1, 2))  # from (N, Hp, Wp, C)
-    return dx, dw, db
+    with blas.gemm_threads(gemm_flops(geo), BLAS_ONE_THREAD_BELOW):
+        dx = dw = db = None
+        if compute_dw:
+            windows = _windows(xp, geo.kh, geo.kw, geo.stride, geo.dilation)
+            dw = np.empty_like(w)
+            for g in range(geo.groups):
+                cin, cout = geo.group(g)
+                dw[cout] = np.tensordot(dy[:, cout], windows[:, cin], axes=([0, 2, 3], [0, 2, 3]))
+            db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+        if compute_dx:
+            # The transposed convolution multiplies w by the stuffed zeros: 0 * inf would be NaN
+            # where no real window saw the inf, so a non-finite w takes the per-tap scatter.
+            backward_data = _transposed_conv if np.isfinite(w).all() else _scatter_taps
+            dx = geo.crop(backward_data(dy, w, geo).transpose(0, 3, 1, 2))  # from (N, Hp, Wp, C)
+        return dx, dw, db
 
 
 def _transposed_conv(dy, w, geo):

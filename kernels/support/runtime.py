@@ -84,6 +84,8 @@ def pin_threads(threads: int) -> dict:
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture",
                                                 "num_threads", "threading_layer")}
                         for d in threadpool_info() if d.get("user_api") == "blas"]
+    from . import blas
+    info["blas_per_pass"] = blas.status()  # small GEMMs' passes on one BLAS thread, or not
     if "torch" in sys.modules:
         import torch
         torch.set_num_threads(threads)

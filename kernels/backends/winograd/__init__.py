@@ -48,6 +48,7 @@ import types
 import numpy as np
 
 from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite
+from ...support import blas
 from .tiles import gather_tiles, parallelism, scatter_tiles
 from .transforms import MAX_TILE, transform
 
@@ -58,6 +59,8 @@ class Winograd:
 
     #: Cap on the workspace (V, M or dM, dV) of one conv call, in bytes.
     MAX_WORKSPACE_BYTES = 64 * 2**20
+    #: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
+    BLAS_ONE_THREAD_BELOW = 16_000_000  # many calls a pass: see docs/backends.md
     #: A non-finite value spreads through the tiles that read it (see the module docstring).
     NONFINITE_SPREADS = True
     #: Rounding: the componentwise bound of kernels/conformance/winograd_bound.py.
@@ -107,6 +110,12 @@ class Winograd:
         """How many batch chunks a conv call of this geometry takes under the cap."""
         return len(self.chunks(geo, itemsize))
 
+    def gemm_flops(self, geo) -> int:
+        """Flops of one of the pass's GEMM calls: (Fg x Cg) @ (Cg x tiles) per position and
+        group, the tiles of a chunk's images (backward's products have the same sizes)."""
+        tiles = -(-geo.Ho // self.m) * -(-geo.Wo // self.m)
+        return 2 * geo.Fg * geo.Cg * self.plan(geo, geo.dtype.itemsize)[0] * tiles
+
     def _setup(self, geo):
         """Transform matrices (data dtype, or float64 for G) and tile counts."""
         h, w = transform(self.m, geo.kh), transform(self.m, geo.kw)
@@ -135,52 +144,55 @@ class Winograd:
         reason = self.unsupported(geo)
         if reason:
             raise ValueError(reason)
-        x, s = np.ascontiguousarray(x), self._setup(geo)
-        # U = Gh g Gw^T: two r-term sums in float64, rounded once to the dtype.
-        U = np.tensordot(np.tensordot(s.Gh, w.astype(np.float64), axes=(1, 2)), s.Gw, (3, 1))
-        U = U.transpose(0, 3, 1, 2).reshape(s.positions, geo.groups, geo.Fg, geo.Cg)
-        U = U.astype(geo.dtype)
-        keep_V, chunks = self.plan(geo, x.itemsize)[1], self.chunks(geo, x.itemsize)
-        V_all = np.empty((s.positions, geo.C, geo.N * s.tiles), geo.dtype) if keep_V else None
-        bias = np.zeros(1, geo.dtype) if b is None else np.ascontiguousarray(b)
-        y = np.empty(geo.y_shape, dtype=geo.dtype)
-        for n0, n1 in chunks:
-            V = self._input_tiles(x[n0:n1], geo, s, V_all, n0 * s.tiles)
-            M = np.matmul(U, V.reshape(s.positions, geo.groups, geo.Cg, -1))
-            scatter_tiles(M.reshape(s.positions, geo.F, -1), s.AhT, s.AwT, self.m, s.th, s.tw,
-                           0, 0, bias, b is not None, *parallelism(geo.F, n1 - n0), y[n0:n1])
-            del V, M  # before the next chunk allocates its own
-        # Backward keeps forward's chunks: V_all's tile order is per chunk.
-        return y, (None if keep_V else x, U, V_all, chunks, geo)
+        with blas.gemm_threads(self.gemm_flops(geo), self.BLAS_ONE_THREAD_BELOW):
+            x, s = np.ascontiguousarray(x), self._setup(geo)
+            # U = Gh g Gw^T: two r-term sums in float64, rounded once to the dtype.
+            U = np.tensordot(np.tensordot(s.Gh, w.astype(np.float64), axes=(1, 2)), s.Gw, (3, 1))
+            U = U.transpose(0, 3, 1, 2).reshape(s.positions, geo.groups, geo.Fg, geo.Cg)
+            U = U.astype(geo.dtype)
+            keep_V, chunks = self.plan(geo, x.itemsize)[1], self.chunks(geo, x.itemsize)
+            V_all = np.empty((s.positions, geo.C, geo.N * s.tiles), geo.dtype) if keep_V else None
+            bias = np.zeros(1, geo.dtype) if b is None else np.ascontiguousarray(b)
+            y = np.empty(geo.y_shape, dtype=geo.dtype)
+            for n0, n1 in chunks:
+                V = self._input_tiles(x[n0:n1], geo, s, V_all, n0 * s.tiles)
+                M = np.matmul(U, V.reshape(s.positions, geo.groups, geo.Cg, -1))
+                scatter_tiles(M.reshape(s.positions, geo.F, -1), s.AhT, s.AwT, self.m, s.th, s.tw,
+                               0, 0, bias, b is not None, *parallelism(geo.F, n1 - n0), y[n0:n1])
+                del V, M  # before the next chunk allocates its own
+            # Backward keeps forward's chunks: V_all's tile order is per chunk.
+            return y, (None if keep_V else x, U, V_all, chunks, geo)
 
     @quiet_nonfinite
     def conv2d_backward(self, dy, cache, *, compute_dx=True, compute_dw=True):
         """dM once per chunk; dU = dM V^T and dV = U^T dM, each only if asked for."""
         x, U, V_all, chunks, geo = cache
         dy, s = np.ascontiguousarray(check_grad(dy, geo)), self._setup(geo)
-        dx = np.empty(geo.x_shape, dtype=geo.dtype) if compute_dx else None
-        dU = np.zeros(U.shape, dtype=geo.dtype) if compute_dw else None
-        for n0, n1 in chunks if compute_dx or compute_dw else []:
-            dM = np.empty((s.positions, geo.F, (n1 - n0) * s.tiles), dtype=geo.dtype)
-            gather_tiles(dy[n0:n1], 0, 0, s.Ah, s.Aw, self.m, s.th, s.tw,
-                          *parallelism(geo.F, n1 - n0), dM, 0)
-            dM = dM.reshape(s.positions, geo.groups, geo.Fg, -1)
-            if compute_dw:
-                V = (self._input_tiles(x[n0:n1], geo, s) if V_all is None
-                     else V_all[:, :, n0 * s.tiles:n1 * s.tiles])
-                dU += np.matmul(dM, V.reshape(s.positions, geo.groups, geo.Cg, -1)
-                                .transpose(0, 1, 3, 2))
-                del V
-            if compute_dx:
-                dV = np.matmul(U.transpose(0, 1, 3, 2), dM).reshape(s.positions, geo.C, -1)
-                scatter_tiles(dV, s.Bh, s.Bw, self.m, s.th, s.tw, geo.pad[0], geo.pad[2],
-                               np.zeros(1, geo.dtype), False, *parallelism(geo.C, n1 - n0),
-                               dx[n0:n1])
-                del dV
-            del dM
-        if not compute_dw:
-            return dx, None, None
-        return dx, _filter_gradient(dU, s, geo), dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+        with blas.gemm_threads(self.gemm_flops(geo), self.BLAS_ONE_THREAD_BELOW):
+            dx = np.empty(geo.x_shape, dtype=geo.dtype) if compute_dx else None
+            dU = np.zeros(U.shape, dtype=geo.dtype) if compute_dw else None
+            for n0, n1 in chunks if compute_dx or compute_dw else []:
+                dM = np.empty((s.positions, geo.F, (n1 - n0) * s.tiles), dtype=geo.dtype)
+                gather_tiles(dy[n0:n1], 0, 0, s.Ah, s.Aw, self.m, s.th, s.tw,
+                              *parallelism(geo.F, n1 - n0), dM, 0)
+                dM = dM.reshape(s.positions, geo.groups, geo.Fg, -1)
+                if compute_dw:
+                    V = (self._input_tiles(x[n0:n1], geo, s) if V_all is None
+                         else V_all[:, :, n0 * s.tiles:n1 * s.tiles])
+                    dU += np.matmul(dM, V.reshape(s.positions, geo.groups, geo.Cg, -1)
+                                    .transpose(0, 1, 3, 2))
+                    del V
+                if compute_dx:
+                    dV = np.matmul(U.transpose(0, 1, 3, 2), dM).reshape(s.positions, geo.C, -1)
+                    scatter_tiles(dV, s.Bh, s.Bw, self.m, s.th, s.tw, geo.pad[0], geo.pad[2],
+                                   np.zeros(1, geo.dtype), False, *parallelism(geo.C, n1 - n0),
+                                   dx[n0:n1])
+                    del dV
+                del dM
+            if not compute_dw:
+                return dx, None, None
+            db = dy.sum(axis=(0, 2, 3)) if geo.has_bias else None
+            return dx, _filter_gradient(dU, s, geo), db
 
 
 def _filter_gradient(dU, s, geo):
