@@ -7,8 +7,8 @@ import numpy as np
 
 import kernels
 from kernels.bench import measure, workspace_bytes
-from .common import (BACKENDS, CONV, CONV_NAMES, case_named, computes_backward, is_fast,
-                     skip_unless_practical)
+from .common import (BACKENDS, CONV, CONV_NAMES, capabilities, case_named, computes_backward,
+                     is_fast, skip_unless_practical)
 
 
 class _Conv:
@@ -20,8 +20,7 @@ class _Conv:
         self.case = case_named(CONV, case)
         skip_unless_practical(self.case, backend)
         self.backend = kernels.get_backend(backend)
-        unsupported = getattr(self.backend, "unsupported", lambda geometry: None)
-        if unsupported(self.case.geometry()) is not None:
+        if capabilities(self.backend).unsupported(self.case.geometry()) is not None:
             raise NotImplementedError(f"{backend} does not compute {case}")
         self.x, self.w, self.b, self.dy = self.case.arrays(np.float32)
         self.kwargs = self.case.params()

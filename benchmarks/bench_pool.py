@@ -3,8 +3,8 @@
 import numpy as np
 
 import kernels
-from .common import BACKENDS, POOL, POOL_NAMES, case_named, computes_backward, \
-    skip_unless_practical
+from .common import (BACKENDS, POOL, POOL_NAMES, capabilities, case_named, computes_backward,
+                     skip_unless_practical)
 
 
 class _Pool:
@@ -16,14 +16,12 @@ class _Pool:
         self.case = case_named(POOL, case)
         skip_unless_practical(self.case, backend)
         b = kernels.get_backend(backend)
-        borrowed = getattr(b, "POOLING_FROM", None)
+        borrowed = capabilities(b).pooling_from
         if borrowed:  # fft and winograd pool with numba's kernels: timing them again under
             # their own names would only repeat numba's figures
             raise NotImplementedError(f"{backend} pools with {borrowed}'s kernels")
         if not computes_backward(b):  # forward only: its pooling is not what it is here for
             raise NotImplementedError(f"{backend} computes the forward pass only")
-        if hasattr(b, "POOLING_FROM"):  # borrowed pooling: timed under its owner's name
-            raise NotImplementedError(f"{backend} pools with {b.POOLING_FROM}'s kernels")
         self.forward = getattr(b, f"{self.case.op}_pool2d_forward")
         self.backward = getattr(b, f"{self.case.op}_pool2d_backward")
         self.x, self.dy = self.case.arrays(np.float32)

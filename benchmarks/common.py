@@ -15,6 +15,8 @@ registry knows, installed or not, so that a machine without one records it as sk
 come from the file CONVBENCH_CASES_FILE names (kernels.cases.custom), timed with the grid.
 """
 
+import types
+
 import kernels
 import kernels.cases as cases
 from kernels.cases import ARCHITECTURES, CONV_CASES, POOL_CASES, QUICK_CASES, practical
@@ -85,6 +87,16 @@ def computes_backward(backend) -> bool:
     """Whether the backend computes the backward passes (a forward-only library does not)."""
     passes = getattr(kernels, "passes", None)
     return passes is None or kernels.BACKWARD_DATA in passes(backend)
+
+
+def capabilities(backend):
+    """The backend's capabilities record (kernels.capabilities); at commits without one, the
+    two fields the suites read, from its attributes with the record's defaults."""
+    read = getattr(kernels, "capabilities", None)
+    if read is not None:
+        return read(backend)
+    return types.SimpleNamespace(unsupported=getattr(backend, "unsupported", lambda geo: None),
+                                 pooling_from=getattr(backend, "POOLING_FROM", None))
 
 
 def case_named(cases, name):

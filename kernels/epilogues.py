@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .plugins import capabilities
+
 
 def fuses_relu(backend) -> bool:
     """Whether `backend` applies ReLU inside its own convolution passes."""
-    return (callable(getattr(backend, "conv2d_relu_forward", None))
-            and callable(getattr(backend, "conv2d_relu_backward", None)))
+    return capabilities(backend).fuses_relu
 
 
 def conv2d_relu_forward(backend, x, w, b=None, **params):

@@ -127,6 +127,7 @@ def forget() -> None:
     """Discover again on next use (tests change CONVBENCH_BACKENDS and installed plug-ins)."""
     global _entries
     _entries = None
+    _loaded.clear()
 
 
 def usable(entry: Entry) -> bool:
@@ -270,6 +271,7 @@ def unregister(name: str) -> None:
     if entry is None or entry.origin != "register()":
         raise ValueError(f"{name!r} was not added with kernels.register()")
     del _entries[name]
+    _loaded.pop(id(entry.backend), None)
 
 
 def status(load_all: bool) -> list[dict]:

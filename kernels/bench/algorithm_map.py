@@ -26,7 +26,7 @@ import sys
 
 import numpy as np
 
-from .. import ALGORITHM, available, get_backend
+from .. import ALGORITHM, available, capabilities, get_backend
 from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
 from ..support import peak, runtime
@@ -77,10 +77,8 @@ def point(N, C, H, k, backends, with_torch, repeats, dtype=np.float32, libraries
     geo = conv2d_geometry(x, w, b, padding="same")
     contenders = {}
     for name in [*backends, *libraries]:
-        backend = get_backend(name)
-        unsupported = getattr(backend, "unsupported", lambda geometry: None)
-        if unsupported(geo) is None:
-            contenders[name] = _ours(backend, x, w, b, dy)
+        if capabilities(name).unsupported(geo) is None:
+            contenders[name] = _ours(get_backend(name), x, w, b, dy)
     if with_torch and "torch" not in libraries:  # hand-built where torch is not registered
         contenders["torch"] = _torch(x, w, b, dy)
     seconds = {name: stats["median"]

@@ -10,7 +10,7 @@ forward only) cannot be timed on the map's forward + backward and is listed as s
 
 from __future__ import annotations
 
-from .. import ALL_PASSES, LIBRARY, available, get_backend, passes
+from .. import ALL_PASSES, LIBRARY, available, capabilities, get_backend, passes
 from .instruments import measure_alternated
 
 
@@ -73,10 +73,9 @@ def case_point(case, backends, libraries, with_torch, repeats) -> dict:
     geo = case.geometry(x, w, b)
     contenders, unsupported = {}, {}
     for name in [*backends, *libraries]:
-        backend = get_backend(name)
-        reason = getattr(backend, "unsupported", lambda geometry: None)(geo)
+        reason = capabilities(name).unsupported(geo)
         if reason is None:
-            contenders[name] = _step(backend, x, w, b, dy, case.params())
+            contenders[name] = _step(get_backend(name), x, w, b, dy, case.params())
         else:
             unsupported[name] = reason
     if with_torch and "torch" not in libraries:  # the hand-built PyTorch reference

@@ -55,8 +55,7 @@ def pool_input(rng, shape, dtype=np.float64, ints=False):
 
 def declared_reason(backend, x, w, b=None, **params) -> str | None:
     """Why the backend does not compute this conv configuration (its `unsupported`), or None."""
-    unsupported = getattr(backend, "unsupported", None)
-    return None if unsupported is None else unsupported(conv2d_geometry(x, w, b, **params))
+    return kernels.capabilities(backend).unsupported(conv2d_geometry(x, w, b, **params))
 
 
 def require_in_range(backend, x, w, b=None, **params) -> None:

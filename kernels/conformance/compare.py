@@ -62,13 +62,13 @@ def conv_reference(x, w, b, **params):
 
 def computed_by(backend, cache):
     """The algorithm that computed a forward pass: a dispatcher's choice, else the backend."""
-    winner = getattr(backend, "winner", None)
+    winner = kernels.capabilities(backend).winner
     return kernels.get_backend(winner(cache)) if winner else backend
 
 
 def error_model(algorithm) -> str:
     """The algorithm's declared ERROR_MODEL (default "direct"); an unknown one fails."""
-    model = getattr(algorithm, "ERROR_MODEL", "direct")
+    model = kernels.capabilities(algorithm).error_model
     assert model in ERROR_MODELS, \
         f"{algorithm.name}: ERROR_MODEL {model!r} is not one of {ERROR_MODELS}"
     return model

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
+import kernels
 from kernels.conformance import conventions
 from kernels.conformance.checks import (backward, backward_asks, first_in_range,
                                         require_in_range)
@@ -38,7 +39,7 @@ def test_nan_in_x_propagates_through_conv(backend, dtype):
     expected = np.zeros(y.shape, dtype=bool)
     # padding 1, 3x3, stride 1: input (2, 3) feeds outputs rows 1..3, cols 2..4.
     expected[0, :, 1:4, 2:5] = True
-    if getattr(backend, "NONFINITE_SPREADS", False):
+    if kernels.capabilities(backend).nonfinite_spreads:
         assert np.isnan(y[expected]).all() and np.isfinite(y[1]).all()
     else:
         np.testing.assert_array_equal(np.isnan(y), expected)
@@ -133,7 +134,7 @@ def test_conv_with_infinity_matches_naive_pattern(candidate, where, stride):
         y, cache = candidate.conv2d_forward(x, w, **params)
         dx, dw, _ = backward(candidate, dy, cache)
     compute_dx, compute_dw = backward_asks(candidate)
-    spreads = getattr(computed_by(candidate, cache), "NONFINITE_SPREADS", False)
+    spreads = kernels.capabilities(computed_by(candidate, cache)).nonfinite_spreads
     for got, ref, what, asked in ((y, y_ref, "y", True), (dx, dx_ref, "dx", compute_dx),
                                   (dw, dw_ref, "dw", compute_dw)):
         if not asked:
