@@ -11,6 +11,7 @@ with.
 from __future__ import annotations
 
 import kernels
+from kernels.support.tables import aligned
 
 DEFAULT_BACKEND = "auto"  # the fastest backend per layer, measured on first use
 
@@ -73,7 +74,5 @@ def choices_table(model, choices: dict[int, str], dispatcher: str, batch_size: i
     rows = [(f"layer {i}", repr(model.layers[i]), name) for i, name in sorted(choices.items())]
     if not rows:
         return f"{dispatcher} chose nothing: no layer was trained"
-    widths = [max(len(row[k]) for row in rows) for k in range(2)]
-    lines = [f"{dispatcher} chose, per layer (training batches of {batch_size}):"]
-    lines += [f"  {a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows]
-    return "\n".join(lines)
+    return f"{dispatcher} chose, per layer (training batches of {batch_size}):\n" + \
+        aligned(None, rows, indent="  ")

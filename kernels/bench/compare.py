@@ -59,6 +59,7 @@ framework on that machine (kernels.bench.machines).
 from __future__ import annotations
 
 from ..support.command_line import fail
+from ..vocabulary import KEYS
 from .columns import count
 from . import machines
 from .report_file import CompareError, load
@@ -67,7 +68,7 @@ from .significance import geometric_mean, holm, mann_whitney, smallest_p
 NOISE_FLOOR = 0.25
 THRESHOLD = 1.10
 ALPHA = 0.01
-PASSES = ("forward", "backward_data", "backward_weights")
+PASSES = KEYS  # the report's keys of the passes compared
 MUST_MATCH = ("schema", "threads", "dtype", "batch", "quick")
 STATED = ("schema", "cpu", "cores", "threads", "dtype", "batch", "quick", "repeats", "sections")
 PROG = "python -m kernels bench --compare"

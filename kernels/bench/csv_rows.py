@@ -1,19 +1,16 @@
 """A report as CSV (`--csv`): one row per case and backend, then one per architecture and
-backend for the whole-model sections, for a spreadsheet or pandas."""
+backend for the whole-model sections, for a spreadsheet or pandas. The measurements' fields
+are the per-case tables' columns (kernels.bench.columns), each as the fields it names."""
 
 from __future__ import annotations
 
-from .libraries import NOT_COMPUTED
+from ..vocabulary import KEYS
+from .columns import CASE_COLUMNS
 from .render import MODEL_SECTIONS
 
-
-CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose", "forward_ms",
-              "backward_data_ms", "backward_weights_ms", "total_ms", "gflops", "peak_fraction",
-              "speedup_vs_naive", "time_vs_torch", "error_y", "error_dx", "error_dw",
-              "normwise_error_y", "normwise_error_dx", "normwise_error_dw",
-              "workspace_bytes", "flops_per_byte", "first_call_seconds",
-              "conversion_share_forward", "conversion_share_backward_data",
-              "conversion_share_backward_weights", "note", "unsupported")
+CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose",
+              *(name for column in CASE_COLUMNS for name in column.csv),
+              *(f"conversion_share_{key}" for key in KEYS), "note", "unsupported")
 
 
 def csv_text(report) -> str:
@@ -31,15 +28,10 @@ def csv_text(report) -> str:
             row = dict(case=case["name"], set=case.get("set"), kind=case["kind"],
                        batch=case.get("batch"), backend=backend, **r,
                        group="library" if r.get("library") else "ours")
-            for name in ("forward", "backward_data", "backward_weights"):
-                row[f"{name}_ms"] = r[name]["median"] * 1e3 if name in r else \
-                    NOT_COMPUTED if name in r.get("not_computed", ()) else None
-            row["total_ms"] = None if r["total_seconds"] is None else r["total_seconds"] * 1e3
-            row.update({f"error_{k}": v for k, v in (r.get("error") or {}).items()})
+            for column in CASE_COLUMNS:
+                row.update(column.fields(r))
             row.update({f"conversion_share_{k}": v
                         for k, v in (r.get("conversion_share") or {}).items()})
-            row.update({f"normwise_error_{k}": v
-                        for k, v in (r.get("error_normwise") or {}).items()})
             writer.writerow(row)
         for backend, reason in case.get("unsupported", {}).items():
             writer.writerow(dict(case=case["name"], set=case.get("set"), kind=case["kind"],

@@ -23,11 +23,13 @@ import time
 
 import numpy as np
 
-from .. import REFERENCE, get_backend, role
+from .. import REFERENCE, Pass, get_backend, role
 from ..conformance.bounds import error_units as units_of_rounding
 from .instruments import measure, workspace_bytes
 from .libraries import is_library, not_computed
 
+# The passes' keys in a result (kernels.vocabulary): {FORWARD_KEY: {...}, ...}.
+FORWARD_KEY, DATA_KEY, WEIGHTS_KEY = (p.key for p in Pass)
 REFERENCE_PROBE_BATCH = 4  # --quick: the reference on this many images, scaled to the batch
 
 
@@ -38,9 +40,9 @@ def _conv_passes(backend, case, x, w, b, dy):
     def both():
         y, c = backend.conv2d_forward(x, w, b, **params)
         return (y, *backend.conv2d_backward(dy, c))
-    passes = dict(forward=lambda: backend.conv2d_forward(x, w, b, **params),
-                  backward_data=lambda: backend.conv2d_backward(dy, cache, compute_dw=False),
-                  backward_weights=lambda: backend.conv2d_backward(dy, cache, compute_dx=False))
+    passes = {FORWARD_KEY: lambda: backend.conv2d_forward(x, w, b, **params),
+              DATA_KEY: lambda: backend.conv2d_backward(dy, cache, compute_dw=False),
+              WEIGHTS_KEY: lambda: backend.conv2d_backward(dy, cache, compute_dx=False)}
     return passes, both, cache
 
 
@@ -52,8 +54,7 @@ def _pool_passes(backend, case, x, dy):
     def both():
         y, c = fwd(x, case.k)
         return y, bwd(dy, c)
-    return dict(forward=lambda: fwd(x, case.k), backward_data=lambda: bwd(dy, cache)), both, \
-        cache
+    return {FORWARD_KEY: lambda: fwd(x, case.k), DATA_KEY: lambda: bwd(dy, cache)}, both, cache
 
 
 def prepare(case, backend_name, dtype, quick):
@@ -73,7 +74,7 @@ def prepare(case, backend_name, dtype, quick):
     missing = not_computed(backend_name, case.kind)  # e.g. a forward-only library
     if missing:
         passes = {k: f for k, f in passes.items() if k not in missing}
-        both = passes["forward"]
+        both = passes[FORWARD_KEY]
     conversions = {}
     if case.kind == "conv" and callable(getattr(backend, "conversions", None)):
         calls = backend.conversions(*arrays, **case.params())
@@ -112,7 +113,7 @@ def finish(prepared, timings):
                      [s * scale for s in v] if k == "samples" else v
                      for k, v in timings[name].items()} for name in passes}
     result["first_call_seconds"] = prepared["first_call"] + sum(
-        timings[p]["first_call"] for p in passes if p != "forward")
+        timings[p]["first_call"] for p in passes if p != FORWARD_KEY)
     # tracemalloc sees NumPy's allocations, not a framework's own allocator: no figure
     # rather than a wrong one for a library
     result["workspace_bytes"] = None if scale != 1.0 or prepared.get("library") else \
@@ -169,17 +170,16 @@ def torch_passes(case, dtype):
         x, w, b, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
         x, w, b = (t.requires_grad_() for t in (x, w, b))
         y = F.conv2d(x, w, b, **case.params())
-        passes = dict(forward=lambda: F.conv2d(x, w, b, **case.params()),
-                      backward_data=lambda: torch.autograd.grad(y, [x], dy, retain_graph=True),
-                      backward_weights=lambda: torch.autograd.grad(y, [w, b], dy,
-                                                                   retain_graph=True))
+        passes = {FORWARD_KEY: lambda: F.conv2d(x, w, b, **case.params()),
+                  DATA_KEY: lambda: torch.autograd.grad(y, [x], dy, retain_graph=True),
+                  WEIGHTS_KEY: lambda: torch.autograd.grad(y, [w, b], dy, retain_graph=True)}
     else:
         x, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
         x.requires_grad_()
         pool = F.max_pool2d if case.op == "max" else F.avg_pool2d
         y = pool(x, case.k)
-        passes = dict(forward=lambda: pool(x, case.k),
-                      backward_data=lambda: torch.autograd.grad(y, [x], dy, retain_graph=True))
+        passes = {FORWARD_KEY: lambda: pool(x, case.k),
+                  DATA_KEY: lambda: torch.autograd.grad(y, [x], dy, retain_graph=True)}
     return passes
 
 

@@ -14,10 +14,10 @@ ratio: the comparison the README quotes.
 
 from __future__ import annotations
 
-from .. import ALGORITHM, ALL_PASSES, LIBRARY, get_backend, origin, passes, role
+from .. import ALGORITHM, BACKWARD_WEIGHTS, LIBRARY, Pass, get_backend, origin, passes, role
+from ..vocabulary import KEYS
 
-PASS_KEYS = {"forward": "forward", "backward-data": "backward_data",
-             "backward-weights": "backward_weights"}  # kernels' pass names -> result keys
+TOTAL = "total"  # the summary's row of the passes together, beside the passes' keys
 NOT_COMPUTED = "not computed"
 HEADING = "libraries (not ours: never best of ours, never judged by our targets)"
 
@@ -29,10 +29,10 @@ def is_library(name: str) -> bool:
 def not_computed(name: str, kind: str) -> list[str]:
     """The result keys of the passes `name` does not compute on a case of this kind."""
     computed = passes(name)
-    keys = [p for p in ALL_PASSES if p not in computed]
+    missing = [p for p in Pass if p not in computed]
     if kind == "pool":  # a pool's backward is its backward-data pass; no weights
-        keys = [p for p in keys if p != "backward-weights"]
-    return [PASS_KEYS[p] for p in keys]
+        missing = [p for p in missing if p != BACKWARD_WEIGHTS]
+    return [p.key for p in missing]
 
 
 def load(names) -> tuple[dict, dict]:
@@ -97,7 +97,7 @@ def summary(report) -> list[dict]:
     rows = []
     for case in report.get("cases", []):
         results = case["results"]
-        for key in ("forward", "backward_data", "backward_weights", "total"):
+        for key in (*KEYS, TOTAL):
             ours = _fastest(results, key, lambda b, r: not r.get("library") and
                             r.get("role", ALGORITHM) == ALGORITHM)
             theirs = _fastest(results, key, lambda b, r: r.get("library"))
@@ -111,7 +111,7 @@ def summary(report) -> list[dict]:
 
 
 def _seconds(result, key):
-    if key == "total":
+    if key == TOTAL:
         return result.get("total_seconds")
     return result[key]["median"] if key in result else None
 
@@ -128,7 +128,8 @@ def _fastest(results, key, wanted):
 def summary_rows(rows):
     """Headers and text rows of the summary, for the console and Markdown."""
     return ["case", "pass", "fastest library", "ms", "our fastest", "ms", "ours / library"], [
-        [r["case"], r["pass"].replace("_", "-"), r["library"],
+        [r["case"], r["pass"] if r["pass"] == TOTAL else Pass.from_key(r["pass"]).label,
+         r["library"],
          f"{r['library_seconds'] * 1e3:.2f}", r["ours"], f"{r['ours_seconds'] * 1e3:.2f}",
          f"{r['ours_over_library']:.2f}x"] for r in rows]
 

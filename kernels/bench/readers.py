@@ -7,7 +7,7 @@ reference, not a dispatcher, not PyTorch nor any other library (role LIBRARY).
 
 from __future__ import annotations
 
-from .. import ALGORITHM, DISPATCHER, REFERENCE, available
+from .. import ALGORITHM, DISPATCHER, REFERENCE, Pass, available
 from ..cases.custom import USER_SET
 from .columns import count
 
@@ -15,13 +15,13 @@ NOT_MEASURED = (None, "not measured")
 
 
 def forward(result) -> float:
-    return result["forward"]["median"]
+    return result[Pass.FORWARD.key]["median"]
 
 
 def backward(result) -> float:
     """Backward-data plus, for a convolution, backward-weights."""
-    return result["backward_data"]["median"] + \
-        result.get("backward_weights", {"median": 0.0})["median"]
+    return result[Pass.BACKWARD_DATA.key]["median"] + \
+        result.get(Pass.BACKWARD_WEIGHTS.key, {"median": 0.0})["median"]
 
 
 def total(result) -> float:

@@ -5,8 +5,10 @@ CSV kernels.bench.csv_rows, charts kernels.bench.charts. The per-case tables com
 
 from __future__ import annotations
 
+from ..support.tables import aligned
+from ..vocabulary import Pass
 from .columns import count, ms, ratio, size, table, unsupported_notes
-from .libraries import PASS_KEYS, environment_line, summary_rows
+from .libraries import environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -30,13 +32,9 @@ def measured(row) -> str:
 
 # ------------------------------------------------------------------ console
 
-def _aligned(headers, rows, indent="  ") -> str:
-    widths = [max(len(r[i]) for r in [headers] + rows) for i in range(len(headers))]
-
-    def line(cells):
-        return indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join(line(r) for r in [headers] + rows)
+def _aligned(headers, rows) -> str:
+    """The console's tables: indented, the first column left, the figures right."""
+    return aligned(headers, rows, align="lr", indent="  ")
 
 
 def machine_line(env) -> str | None:
@@ -90,13 +88,10 @@ def print_case(entry):
     print("".join(f"  * {note}\n" for note in notes + unsupported_notes(entry)), flush=True)
 
 
-PASS_LABELS = {key: name for name, key in PASS_KEYS.items()}  # result key -> pass name
-
-
 def conversions(entry) -> list[tuple[str, str]]:
     """(backend, "12% of forward, ...") for each backend that reported the share of its
     passes spent converting layouts (kernels.bench.layers.conversion_shares)."""
-    return [(b, ", ".join(f"{share:.0%} of {PASS_LABELS[p]}" for p, share in
+    return [(b, ", ".join(f"{share:.0%} of {Pass.from_key(p).label}" for p, share in
                           r["conversion_share"].items()))
             for b, r in entry["results"].items() if r.get("conversion_share")]
 

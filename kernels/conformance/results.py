@@ -18,10 +18,12 @@ from collections import Counter
 
 from kernels.conformance import CATEGORIES
 from kernels.conformance.checks import NOT_COMPUTED, OUT_OF_RANGE
+from kernels.support.tables import aligned
+from kernels.vocabulary import NAMES
 
 COLUMNS = ("passed", "failed", "out_of_range", "not_computed", "skipped")
 HEADINGS = ("passed", "failed", "out of range", "not computed", "skipped")
-PASS_ORDER = ("forward", "backward-data", "backward-weights")
+PASS_ORDER = NAMES  # the keys of worst_error_units, in computing order
 SHOWN_REASONS = 12
 
 
@@ -158,11 +160,10 @@ def render(result) -> str:
     if info.get("machine"):
         from kernels.support.machine import one_line
         lines.insert(1, f"on {one_line(info['machine'])}")
-    width = max([len("category")] + [len(r["category"]) for r in info["categories"]])
-    lines.append(f"{'category':<{width}}  " + "  ".join(f"{h:>12}" for h in HEADINGS))
-    for row in info["categories"] + [dict(category="total", **info["totals"])]:
-        lines.append(f"{row['category']:<{width}}  " +
-                     "  ".join(f"{row[k]:>12}" for k in COLUMNS))
+    counts = [[row["category"], *(str(row[k]) for k in COLUMNS)]
+              for row in info["categories"] + [dict(category="total", **info["totals"])]]
+    lines += aligned(("category", *HEADINGS), counts, align="lr",
+                     min_width=(0, *[12] * len(COLUMNS))).split("\n")
     units = info["worst_error_units"]
     if units:
         lines += ["", "worst error per pass, in units of eps(dtype) * sum|terms|: " + ", ".join(

@@ -51,13 +51,14 @@ from jax import lax
 
 from ...shapes import check_grad, conv2d_geometry
 from ...support import runtime
+from ...vocabulary import Pass
 
 jax.config.update("jax_enable_x64", True)  # see the docstring: never float32 for float64
 
 name = "jax"
 _DIMENSIONS = ("NCHW", "OIHW", "NCHW")
 
-#: ConvGeometry -> {"forward" | "backward-data" | "backward-weights": compiled program},
+#: ConvGeometry -> {Pass: compiled program},
 #: the MAX_GEOMETRIES most recently used (a test run visits hundreds of geometries)
 COMPILED: OrderedDict = OrderedDict()
 MAX_GEOMETRIES = 64
@@ -111,17 +112,17 @@ def _programs(geo):
         return (dw, dy.sum(axis=(0, 2, 3))) if geo.has_bias else (dw,)
 
     bias = (spec((geo.F,)),) if geo.has_bias else ()
-    return {"forward": (forward, (x_spec, w_spec, *bias)),
-            "backward-data": (backward_data, (w_spec, y_spec)),
-            "backward-weights": (backward_weights, (x_spec, y_spec))}
+    return {Pass.FORWARD: (forward, (x_spec, w_spec, *bias)),
+            Pass.BACKWARD_DATA: (backward_data, (w_spec, y_spec)),
+            Pass.BACKWARD_WEIGHTS: (backward_weights, (x_spec, y_spec))}
 
 
-def _compile(geo, which: str):
+def _compile(geo, which: Pass):
     fn, specs = _programs(geo)[which]
     return jax.jit(fn).lower(*specs).compile()
 
 
-def program(geo, which: str):
+def program(geo, which: Pass):
     """The compiled program of pass `which` for `geo`: compiled on first use, then reused."""
     per_geometry = COMPILED.setdefault(geo, {})
     COMPILED.move_to_end(geo)
@@ -142,7 +143,7 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
                           groups=groups)
     xj, wj = jax.device_put(x), jax.device_put(w)
     args = (xj, wj) if b is None else (xj, wj, jax.device_put(b))
-    y = _result(program(geo, "forward")(*args))
+    y = _result(program(geo, Pass.FORWARD)(*args))
     return y, (xj, wj, geo)
 
 
@@ -153,10 +154,10 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     if not (compute_dx or compute_dw):
         return None, None, None
     dyj = jax.device_put(dy)
-    dx = _result(program(geo, "backward-data")(wj, dyj)) if compute_dx else None
+    dx = _result(program(geo, Pass.BACKWARD_DATA)(wj, dyj)) if compute_dx else None
     dw = db = None
     if compute_dw:
-        dw, *db = (_result(a) for a in program(geo, "backward-weights")(xj, dyj))
+        dw, *db = (_result(a) for a in program(geo, Pass.BACKWARD_WEIGHTS)(xj, dyj))
         db = db[0] if db else None
     return dx, dw, db
 

@@ -44,7 +44,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from ... import FORWARD
+from ... import BACKWARD_DATA, BACKWARD_WEIGHTS, FORWARD
 from ...shapes import conv2d_geometry
 from ...support import runtime
 
@@ -144,7 +144,8 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
 def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
     """Refused: ONNX Runtime computes the forward pass only (PASSES)."""
     raise NotImplementedError("onnxruntime computes the forward pass only (inference): no "
-                              "backward-data or backward-weights; see kernels.passes()")
+                              f"{BACKWARD_DATA} or {BACKWARD_WEIGHTS}; "
+                              "see kernels.passes()")
 
 
 POOLING_FROM = "numba"  # the registry lends it the shared pooling (kernels.backends.pooling)
