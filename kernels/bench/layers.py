@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import REFERENCE, Pass, get_backend, role
 from ..conformance.bounds import error_units as units_of_rounding
+from ..plugins import capabilities
 from .instruments import measure, workspace_bytes
 from .libraries import is_library, not_computed
 
@@ -76,7 +77,7 @@ def prepare(case, backend_name, dtype, quick):
         passes = {k: f for k, f in passes.items() if k not in missing}
         both = passes[FORWARD_KEY]
     conversions = {}
-    if case.kind == "conv" and callable(getattr(backend, "conversions", None)):
+    if case.kind == "conv" and capabilities(backend).conversions is not None:
         calls = backend.conversions(*arrays, **case.params())
         conversions = {f"{name}{CONVERSIONS}": calls[name] for name in passes if name in calls}
     return dict(backend=backend, passes=passes, both=both, cache=cache, scale=scale,
@@ -124,7 +125,7 @@ def finish(prepared, timings):
         result["not_computed"] = prepared["not_computed"]
     if (shares := conversion_shares(prepared, timings)) is not None:
         result["conversion_share"] = shares
-    winner = getattr(prepared["backend"], "winner", None)  # a dispatcher says who computed
+    winner = capabilities(prepared["backend"]).winner  # a dispatcher says who computed
     if winner is not None:
         result["chose"] = winner(prepared["cache"])
     return result
