@@ -14,7 +14,8 @@ ratio: the comparison the README quotes.
 
 from __future__ import annotations
 
-from .. import ALGORITHM, BACKWARD_WEIGHTS, LIBRARY, Pass, get_backend, origin, passes, role
+from .. import (ALGORITHM, BACKWARD_WEIGHTS, LIBRARY, Pass, capabilities, get_backend, origin,
+                passes, role)
 from ..vocabulary import KEYS
 
 TOTAL = "total"  # the summary's row of the passes together, beside the passes' keys
@@ -59,11 +60,10 @@ def environment(names, threads: int) -> tuple[list[dict], dict]:
     found = []
     loaded, problems = load(names)
     for name, backend in loaded.items():
-        reported = getattr(backend, "threads", None)
-        reported = reported() if callable(reported) else None
+        can = capabilities(backend)
+        reported = can.threads() if can.threads is not None else None
         try:
-            versions = getattr(backend, "versions", None)
-            versions = dict(versions() if callable(versions) else {})
+            versions = dict(can.versions() if can.versions is not None else {})
             reported = versions.pop("threads", reported) if reported is None else reported
             versions = [dict(package=str(k), version=str(v)) for k, v in versions.items()]
         except Exception as error:  # a plug-in's report must not end the run
