@@ -1,4 +1,4 @@
-"""Single layers: one backend, or PyTorch, on one named case of `kernels.cases`.
+"""Single layers: one backend on one named case of `kernels.cases` (PyTorch: the torch backend).
 
 A convolution is timed as its three passes apart - forward, backward-data (dx) and
 backward-weights (dw, db) - as DeepBench and oneDNN's benchdnn do; a pool as forward and
@@ -160,30 +160,6 @@ def workspace_cap_case(case, backend_name, dtype, repeats):
                 peak_bytes=peak, padded_bytes=padded, chunks=chunks)
 
 
-def torch_passes(case, dtype):
-    """PyTorch's CPU kernels on the same arrays, as calls to time: forward, and each backward
-    pass through autograd asked for only its own gradients (so it computes only those)."""
-    import torch
-    import torch.nn.functional as F
-
-    tdtype = torch.float32 if dtype == np.float32 else torch.float64
-    if case.kind == "conv":
-        x, w, b, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
-        x, w, b = (t.requires_grad_() for t in (x, w, b))
-        y = F.conv2d(x, w, b, **case.params())
-        passes = {FORWARD_KEY: lambda: F.conv2d(x, w, b, **case.params()),
-                  DATA_KEY: lambda: torch.autograd.grad(y, [x], dy, retain_graph=True),
-                  WEIGHTS_KEY: lambda: torch.autograd.grad(y, [w, b], dy, retain_graph=True)}
-    else:
-        x, dy = (torch.from_numpy(a).to(tdtype) for a in case.arrays(dtype))
-        x.requires_grad_()
-        pool = F.max_pool2d if case.op == "max" else F.avg_pool2d
-        y = pool(x, case.k)
-        passes = {FORWARD_KEY: lambda: pool(x, case.k),
-                  DATA_KEY: lambda: torch.autograd.grad(y, [x], dy, retain_graph=True)}
-    return passes
-
-
 def reference(case, dtype):
     """The float64 reference of a conv case on the case's own (dtype-rounded) values, and
     sum|terms| of each result: (y, dx, dw), (y_scale, dx_scale, dw_scale)."""
@@ -228,15 +204,3 @@ def _units(results, ref, dtype):
         normwise[name] = float(worst / (eps * largest)) if largest > 0 else \
             (0.0 if worst == 0 else float("inf"))
     return dict(error=errors, error_normwise=normwise)
-
-
-def torch_error_units(case, dtype, ref):
-    """error_units for PyTorch's kernels (float32 as `dtype`)."""
-    import torch
-    import torch.nn.functional as F
-
-    x, w, b, dy = (torch.from_numpy(a).requires_grad_(i < 3)
-                   for i, a in enumerate(case.arrays(dtype)))
-    y = F.conv2d(x, w, b, **case.params())
-    dx, dw = torch.autograd.grad(y, [x, w], dy)
-    return _units((y.detach().numpy(), dx.numpy(), dw.numpy()), ref, dtype)

@@ -65,15 +65,15 @@ def _environment(plan, threads_info, torch_version, malloc_tuned):
 
 
 def run(plan: Plan) -> dict:
-    torch_version = _torch_version(plan.torch)  # imported first, so its threads get pinned
+    imported = _torch_version(plan.torch)  # imported first, so its threads get pinned
     malloc_tuned = plan.malloc_reuse and runtime.reuse_freed_memory()
     threads_info = runtime.pin_threads(plan.threads)
     # The libraries load after the pinning (their runtimes size their pools from it); one
-    # that fails to load is left out. PyTorch's kernels are the registered `torch` backend;
-    # the hand-built column below only stands in for it when that backend cannot be loaded.
+    # that fails to load is left out. PyTorch is the `torch` backend: a library row of every
+    # case, and its twin in the whole-model sections, only when that backend loaded.
     threads_info["libraries"], usable = libraries.start(plan.backends, plan.threads)
     plan = replace(plan, backends=usable)
-    hand_built_torch = torch_version if "torch" not in plan.backends else None
+    torch_version = imported if "torch" in plan.backends else None
     dtype = np.dtype(plan.dtype).type
     clock = SectionClock()
     with clock.section("machine"):
@@ -86,7 +86,7 @@ def run(plan: Plan) -> dict:
                   train_steps=[], evaluate=[], breakdown=[], peak_memory=None)
     render.print_header(report)
     try:
-        _measure(report, plan, clock, dtype, torch_version, hand_built_torch)
+        _measure(report, plan, clock, dtype)
     except KeyboardInterrupt:  # Ctrl-C: what was measured is kept, marked partial
         if not report["cases"]:
             raise  # nothing measured yet: nothing to keep, no file
@@ -98,6 +98,7 @@ def run(plan: Plan) -> dict:
 
     if not torch_version:
         print("PyTorch reference skipped: " + ("--no-torch" if not plan.torch else
+              "its backend did not load (above)" if imported else
               "torch is not installed (pip install torch==2.13.0)"))
     render.print_load(report["sections"])
     report["targets"] = targets.check(report)
@@ -105,13 +106,12 @@ def run(plan: Plan) -> dict:
     return report
 
 
-def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
+def _measure(report, plan, clock, dtype):
     """The layer cases, the workspace cap, the GEMM rate again, then the whole models."""
     for case in plan.cases:
         if case.kind in plan.sections:
             with clock.section(case.kind):
-                entry = _measure_case(case, plan, dtype, hand_built_torch or (
-                    torch_version if case.kind == "pool" else None))
+                entry = _measure_case(case, plan, dtype)
             libraries.mark(entry)
             columns.derive(entry, report["gemm"][plan.dtype]["gflops"])
             report["cases"].append(entry)
@@ -131,7 +131,7 @@ def _measure(report, plan, clock, dtype, torch_version, hand_built_torch):
     report["libraries_vs_ours"] = libraries.summary(report)
     render.print_libraries_summary(report["libraries_vs_ours"])
 
-    report_models.measure(report, plan, clock, torch_version, dtype)
+    report_models.measure(report, plan, clock, dtype)
 
 
 def settings(plan, environment) -> dict:
@@ -190,18 +190,15 @@ def nothing_runs(plan) -> str | None:
                                          skipped(case, plan.backends).items()))
 
 
-def _measure_case(case, plan, dtype, torch_version):
-    """Every selected backend and PyTorch on one case: timings of each pass, and for a
-    convolution the FLOPs, the least bytes any algorithm moves and each backend's error."""
+def _measure_case(case, plan, dtype):
+    """Every selected backend (PyTorch's among them) on one case: timings of each pass, and
+    for a convolution the FLOPs, the least bytes any algorithm moves and each one's error."""
     entry = dict(name=case.name, kind=case.kind, set=case.set, description=case.describe(),
                  source=case.source, batch=case.N, results={})
     # The backends that do not compute the case are recorded with their reasons, shown
     # in every table, not dropped.
     entry["unsupported"] = skipped(case, plan.backends)
-    if torch_version:  # PyTorch's own pooling is the PyTorch row of a pool case, where the
-        entry["unsupported"].pop("torch", None)  # torch backend borrows ours
-    backends = [b for b in plan.backends if b not in entry["unsupported"]
-                and not (torch_version and b == "torch")]
+    backends = [b for b in plan.backends if b not in entry["unsupported"]]
     prepared = {b: layers.prepare(case, b, dtype, plan.quick) for b in backends}
     timings = {b: {name: instruments.measure_once(fn) for name, fn in p["passes"].items()}
                for b, p in prepared.items() if role(b) == REFERENCE}
@@ -209,9 +206,6 @@ def _measure_case(case, plan, dtype, torch_version):
     # mercy of when a burst of load hit the shared machine.
     contenders = {(b, name): fn for b, p in prepared.items() if b not in timings
                   for name, fn in layers.timed_calls(p).items()}
-    if torch_version:
-        contenders.update({("torch", name): fn
-                           for name, fn in layers.torch_passes(case, dtype).items()})
     for (b, name), stats in instruments.measure_alternated(contenders, plan.repeats).items():
         timings.setdefault(b, {})[name] = stats
     for backend in backends:
@@ -219,8 +213,6 @@ def _measure_case(case, plan, dtype, torch_version):
         entry["results"][backend]["role"] = role(backend)
         if role(backend) == LIBRARY:
             entry["results"][backend]["library"] = True
-    if torch_version:
-        entry["results"]["torch"] = dict(timings["torch"], role=LIBRARY, library=True)
     if case.kind == "conv":
         geo = case.geometry()
         entry["flops"] = dict(forward=case.flops_forward, backward=case.flops_backward)
@@ -237,6 +229,4 @@ def _measure_case(case, plan, dtype, torch_version):
         for backend in backends:
             if not (plan.quick and role(backend) == REFERENCE):  # quick: naive saw 4 images
                 entry["results"][backend].update(layers.error_units(case, backend, dtype, ref))
-        if torch_version:
-            entry["results"]["torch"].update(layers.torch_error_units(case, dtype, ref))
     return entry

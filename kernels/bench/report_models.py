@@ -9,8 +9,10 @@ from .. import DISPATCHER, REFERENCE, is_ours, role
 from . import breakdown, instruments, models, render
 
 
-def measure(report, plan, clock, torch_version, dtype) -> None:
-    """Every whole-model section the plan selects, into `report`."""
+def measure(report, plan, clock, dtype) -> None:
+    """Every whole-model section the plan selects, into `report`; PyTorch's twin beside
+    ours when the plan holds the `torch` backend (loaded)."""
+    with_torch = "torch" in plan.backends
     # The reference is left out (minutes per step); the layer cases show its rung. Our CNN
     # on a library's kernels is `python -m cnn train --backend NAME`'s business: here the
     # libraries are layer contenders, and PyTorch's whole-model twin stands for them.
@@ -25,7 +27,7 @@ def measure(report, plan, clock, torch_version, dtype) -> None:
         for arch in plan.archs:
             with clock.section(section):
                 entry = _measure_model(arch, section, key, ours, theirs, samples, warmup,
-                                       model_backends, torch_version, dtype)
+                                       model_backends, with_torch, dtype)
             report[report_key].append(entry)
             render.print_model(entry, report_key)
 
@@ -35,7 +37,7 @@ def measure(report, plan, clock, torch_version, dtype) -> None:
                 entry = dict(arch=arch, results={b: breakdown.ours(arch, b)
                                                  for b in model_backends
                                                  if models.can_run(arch, b)})
-                if torch_version:
+                if with_torch:
                     entry["results"]["torch"] = breakdown.torch_twin(arch)
             report["breakdown"].append(entry)
             render.print_breakdown(entry)
@@ -46,7 +48,7 @@ def measure(report, plan, clock, torch_version, dtype) -> None:
                                                                            plan.threads)
                                                   for b in model_backends
                                                   if models.can_run("convnet", b)})
-            if torch_version:
+            if with_torch:
                 entry["results"]["torch"] = breakdown.peak_memory("convnet", "torch",
                                                                   plan.threads)
         report["peak_memory"] = entry
@@ -61,11 +63,11 @@ def time_vs_torch(entry, key):
 
 
 def _measure_model(arch, section, key, ours, theirs, samples, warmup, model_backends,
-                   torch_version, dtype):
+                   with_torch, dtype):
     """One architecture's training step or evaluation, every contender taking turns."""
     contenders = {b: ours(arch, b, dtype) for b in model_backends
                   if models.can_run(arch, b, dtype)}
-    if torch_version:
+    if with_torch:
         contenders["torch"] = theirs(arch, dtype)
     timed = instruments.measure_alternated(contenders, samples, warmup=warmup)
     entry = dict(name=f"{arch}.{'train_step' if section == 'train' else 'evaluate_10k'}",

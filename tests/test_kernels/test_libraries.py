@@ -45,7 +45,8 @@ def test_a_framework_is_a_library_never_ours(name):
     _library(name)
     assert name in kernels.available(kernels.LIBRARY)
     assert not kernels.is_ours(name) and kernels.origin(name) == "framework"
-    assert kernels.get_backend(name).POOLING_FROM == "numba"
+    # torch pools with its own kernels, the report's PyTorch row of a pool case
+    assert kernels.capabilities(name).pooling_from == (None if name == "torch" else "numba")
 
 
 @pytest.mark.parametrize("name, packages", [
@@ -78,6 +79,25 @@ def test_torch_asks_the_native_backward_for_one_gradient(compute_dx, compute_dw,
     assert masks == [[compute_dx, compute_dw, compute_dw]]
     assert (dx is not None, dw is not None, db is not None) == (compute_dx, compute_dw,
                                                                  compute_dw)
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_torch_pools_with_the_kernels_autograd_calls(op, monkeypatch):
+    """A pool's backward is torch's own kernel, the one autograd calls, given the forward's
+    geometry; its numbers are the conformance suite's business."""
+    module = _library("torch")
+    called = []
+    native = getattr(module, f"{op}_pool2d_backward_kernel")
+
+    def spy(*args):
+        called.append(args[2:5])  # kernel_size, stride, padding
+        return native(*args)
+    monkeypatch.setattr(module, f"{op}_pool2d_backward_kernel", spy)
+    x, _, _ = _arrays()
+    y, cache = getattr(module, f"{op}_pool2d_forward")(x, 3, stride=2, padding=1)
+    dx = getattr(module, f"{op}_pool2d_backward")(np.ones_like(y), cache)
+    assert called == [([3, 3], [2, 2], [1, 1])]
+    assert y.shape == (2, 4, 4, 3) and dx.shape == x.shape and dx.dtype == x.dtype
 
 
 def test_torch_pads_unequal_sides_itself_without_a_warning():

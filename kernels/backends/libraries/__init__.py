@@ -5,11 +5,13 @@ in, the same dtype out, validation by `kernels.shapes`, so errors are ours) and 
 framework computes natively and what the wrapper converts. Every conversion - NumPy to the
 framework's tensor, NCHW to its layout and back, its result to a NumPy array - happens inside
 the call, so it is part of the timed time. Pooling is borrowed from our numba backend
-(POOLING_FROM): these backends are here to time convolutions. `versions()` on each names
-the framework and the runtime libraries it computes with.
+(POOLING_FROM), except torch's, the report's PyTorch row: these backends are here to time
+convolutions. `versions()` on each names the framework and the runtime libraries it
+computes with.
 
     torch        torch.nn.functional.conv2d; the backward passes through the native
-                 convolution_backward kernel with an output mask (one gradient per pass)
+                 convolution_backward kernel with an output mask (one gradient per pass);
+                 pooling with max_pool2d / avg_pool2d and their backward kernels
     jax          lax.conv_general_dilated, compiled once per geometry; dx and dw are linear
                  transposes, each compiled on its own
     tensorflow   tf.raw_ops.Conv2D and its two backprop ops, NHWC (transposes timed)

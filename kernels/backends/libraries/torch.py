@@ -1,4 +1,4 @@
-"""PyTorch's CPU convolution in our contract: the three passes apart, as PyTorch computes them.
+"""PyTorch's CPU convolution and pooling in our contract: each pass as PyTorch computes it.
 
 What PyTorch computes natively (torch 2.x, CPU, NCHW tensors): float32 convolutions go to
 oneDNN (MKL-DNN; it reorders NCHW into its own channel-blocked layout inside the call and
@@ -19,6 +19,12 @@ torch's intra-op pool on every call (cheap when it already holds). OpenMP worker
 spin for a while after each parallel region (OMP_WAIT_POLICY, read at torch's import), so
 measure torch alternated in blocks (kernels.bench.instruments.measure_alternated).
 NaN and inf propagate as in the definition (no warnings: torch does not emit NumPy's).
+
+Pooling is torch's own too (max_pool2d with its indices, avg_pool2d with the padding counted;
+the backward passes are the kernels autograd calls, max_pool2d_with_indices_backward and
+avg_pool2d_backward), so a report's PyTorch row of a pool case is this backend, timed like
+every other. Where a window holds several NaNs, torch routes the gradient to the last of
+them and our backends to the first: the outputs are NaN either way.
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ import re
 import numpy as np
 import torch
 
-from ...shapes import check_grad, conv2d_geometry
+from ...shapes import check_grad, conv2d_geometry, pool2d_geometry
 from ...support import runtime
 
 name = "torch"
-# The kernel autograd calls for a conv's backward; a module name, so tests can spy on it.
+# The kernels autograd calls for the backward passes; module names, so tests can spy on them.
 convolution_backward = torch.ops.aten.convolution_backward
+max_pool2d_backward_kernel = torch.ops.aten.max_pool2d_with_indices_backward
+avg_pool2d_backward_kernel = torch.ops.aten.avg_pool2d_backward
 
 
 def versions() -> dict:
@@ -108,4 +116,50 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
             None if db is None else db.numpy())
 
 
-POOLING_FROM = "numba"  # the registry lends it the shared pooling (kernels.backends.pooling)
+
+def _pool_arguments(geo) -> tuple[list, list, list]:
+    """kernel_size, stride and padding as torch takes them (our pool padding is symmetric)."""
+    return [geo.kh, geo.kw], list(geo.stride), [geo.pad[0], geo.pad[2]]
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """torch.nn.functional.max_pool2d, keeping its indices for the backward pass."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    _pin_threads()
+    xt = _tensor(x)
+    with torch.no_grad():
+        y, indices = torch.nn.functional.max_pool2d(xt, *_pool_arguments(geo),
+                                                    return_indices=True)
+    return y.numpy(), (xt, indices, geo)
+
+
+def max_pool2d_backward(dy, cache):
+    """Each dy routed to the element its window's index names."""
+    xt, indices, geo = cache
+    check_grad(dy, geo)
+    _pin_threads()
+    with torch.no_grad():
+        dx = max_pool2d_backward_kernel(_tensor(dy), xt, *_pool_arguments(geo), [1, 1], False,
+                                        indices)
+    return dx.numpy()
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    """torch.nn.functional.avg_pool2d, zero padding counted (count_include_pad)."""
+    geo = pool2d_geometry(x, kernel_size, stride=stride, padding=padding)
+    _pin_threads()
+    xt = _tensor(x)
+    with torch.no_grad():
+        y = torch.nn.functional.avg_pool2d(xt, *_pool_arguments(geo), count_include_pad=True)
+    return y.numpy(), (xt, geo)
+
+
+def avg_pool2d_backward(dy, cache):
+    """Each dy / (kh * kw) spread over its window."""
+    xt, geo = cache
+    check_grad(dy, geo)
+    _pin_threads()
+    with torch.no_grad():
+        dx = avg_pool2d_backward_kernel(_tensor(dy), xt, *_pool_arguments(geo), False, True,
+                                        None)
+    return dx.numpy()
