@@ -76,12 +76,13 @@ import scipy.fft
 
 from ..shapes import check_grad, conv2d_geometry, quiet_nonfinite
 from ..support import blas
+from ..support.sizes import WORKSPACE_CAP, ceil_div
 from .fft_weights import _kernel_spectrum, _spans, _weight_taps
 
 name = "fft"
 
 #: Cap on the workspace (FFT buffers and spectra) of one conv call, in bytes.
-MAX_WORKSPACE_BYTES = 64 * 2**20
+MAX_WORKSPACE_BYTES = WORKSPACE_CAP
 #: The gradient's spectrum is accumulated over batch chunks in this many frequency blocks.
 DW_BLOCKS = 8
 #: A non-finite input value reaches every frequency, so it spreads through whole planes
@@ -120,7 +121,7 @@ def workspace(geo) -> dict:
     P, Q = fft_grid(geo)
     isz, half = geo.dtype.itemsize, 2 * (Q // 2 + 1)  # a complex value is 2 reals
     # Wr and dW spectra, plus the larger of a block of dW (chunks) and a partial DFT's temporary.
-    fixed = isz * geo.F * geo.Cg * half * (2 * P + max(-(-P // DW_BLOCKS), geo.kh))
+    fixed = isz * geo.F * geo.Cg * half * (2 * P + max(ceil_div(P, DW_BLOCKS), geo.kh))
     per_image = isz * P * (Q + half) * (geo.F + geo.C)
     chunk = int(max(1, min(geo.N, (MAX_WORKSPACE_BYTES - fixed) // per_image)))
     return dict(fixed=fixed, per_image=per_image, chunk=chunk, total=fixed + chunk * per_image)
@@ -250,7 +251,7 @@ def conv2d_backward(dy, cache, *, compute_dx=True, compute_dw=True):
                 if dw_spec is None:
                     dw_spec = _products(dy_groups.swapaxes(-1, -2), x_groups)
                 else:  # in DW_BLOCKS frequency blocks: a whole chunk's part would double the memory
-                    step = -(-len(dw_spec) // DW_BLOCKS)
+                    step = ceil_div(len(dw_spec), DW_BLOCKS)
                     for k in range(0, len(dw_spec), step):
                         dw_spec[k:k + step] += _products(dy_groups[k:k + step].swapaxes(-1, -2),
                                                           x_groups[k:k + step])

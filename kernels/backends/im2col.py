@@ -32,11 +32,12 @@ import numpy as np
 from ..shapes import (check_grad, conv2d_geometry, pad_nchw, pool2d_geometry,
                       quiet_nonfinite)
 from ..support import blas
+from ..support.sizes import WORKSPACE_CAP
 
 name = "im2col"
 
 #: Cap on the workspace (columns, dcols and the GEMM output) of one conv call, in bytes.
-MAX_WORKSPACE_BYTES = 64 * 2**20
+MAX_WORKSPACE_BYTES = WORKSPACE_CAP
 #: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
 BLAS_ONE_THREAD_BELOW = 2_000_000  # where 2 threads start to pay: docs/backends.md
 

@@ -31,6 +31,7 @@ import numpy as np
 from kernels.backends.winograd import Winograd
 from kernels.backends.winograd.transforms import transform
 from kernels.shapes import conv2d_geometry
+from kernels.support.sizes import ceil_div
 
 
 def reduction_lengths(backend, geo):
@@ -43,8 +44,8 @@ def reduction_lengths(backend, geo):
     def e(name):
         return h.rounded[name] + w.rounded[name]
     K_U, K_V, K_dM = s("G") + e("G") + 1, s("Bt") + e("B"), s("A") + e("A")
-    overlap = -(-h.n // m) * -(-w.n // m)  # tiles over one input pixel
-    tiles = geo.N * -(-geo.Ho // m) * -(-geo.Wo // m)
+    overlap = ceil_div(h.n, m) * ceil_div(w.n, m)  # tiles over one input pixel
+    tiles = geo.N * ceil_div(geo.Ho, m) * ceil_div(geo.Wo, m)
     return {"y": K_U + K_V + geo.Cg + s("At") + e("A") + geo.has_bias,
             "dx": K_dM + K_U + geo.Fg + w.terms["B"] + h.terms["B"] * overlap + e("B"),
             "dw": K_dM + K_V + tiles + geo.N + s("Gt") + e("G") + 1,  # + N: chunks <= N

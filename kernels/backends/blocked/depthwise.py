@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange
 
 from ...support.jit import njit
+from ...support.sizes import ceil_div
 from . import layout
 from .forward import PIXELS
 from .registers import JIT
@@ -175,7 +176,7 @@ def weights_to_blocked(w, channels, width):
     """wd (m, Cb, kh, kw, B) from w (C*m, 1, kh, kw): filter g*m + k at [k, g // B, .., g % B]."""
     F, _, kh, kw = w.shape
     m = F // channels
-    Cb = -(-channels // width)
+    Cb = ceil_div(channels, width)
     padded = np.zeros((Cb * width, m, kh, kw), dtype=w.dtype)
     padded[:channels] = w.reshape(channels, m, kh, kw)
     return np.ascontiguousarray(padded.reshape(Cb, width, m, kh, kw).transpose(2, 0, 3, 4, 1))

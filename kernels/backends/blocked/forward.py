@@ -24,6 +24,7 @@ import functools
 from numba import prange
 
 from ...support.jit import njit
+from ...support.sizes import ceil_div
 from .registers import UNCACHED, stack_array
 
 PIXELS = 8  # the widest tile: 8 sums of B lanes in registers, FMA latency hidden
@@ -33,7 +34,7 @@ TILE_WIDTHS = (8, 7, 6, 5)  # tiles of 4 and fewer pixels came out scalar in som
 def pixels_per_tile(Wo: int) -> tuple[int, int]:
     """(T, R): T-pixel tiles for a row of Wo pixels, then one R-pixel tile (R = Wo % T).
     The fewest tiles, preferring a T that divides Wo (convnet's 14: 7 + 7, not 8 + 6)."""
-    T = min(TILE_WIDTHS, key=lambda t: (-(-Wo // t), Wo % t != 0, -t))
+    T = min(TILE_WIDTHS, key=lambda t: (ceil_div(Wo, t), Wo % t != 0, -t))
     return T, Wo % T
 
 

@@ -20,12 +20,13 @@ import numpy as np
 from numba import prange
 
 from ...support.jit import njit
+from ...support.sizes import ceil_div
 
 _JIT = dict(cache=True, nogil=True)
 
 
 def blocks(channels: int, width: int) -> int:
-    return -(-channels // width)
+    return ceil_div(channels, width)
 
 
 # Both conversions go one row of one block at a time: the blocked row (Wp*B values) stays in

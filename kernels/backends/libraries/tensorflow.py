@@ -50,6 +50,7 @@ import numpy as np
 
 from ...shapes import check_grad, conv2d_geometry
 from ...support import runtime
+from ...support.sizes import ceil_div
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -117,7 +118,7 @@ def _same_padding(geo) -> tuple[int, ...]:
     pads = []
     for size, k, s, d in ((geo.H, geo.kh, geo.stride[0], geo.dilation[0]),
                           (geo.W, geo.kw, geo.stride[1], geo.dilation[1])):
-        total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+        total = max((ceil_div(size, s) - 1) * s + d * (k - 1) + 1 - size, 0)
         pads += [total // 2, total - total // 2]
     return tuple(pads)
 

@@ -24,6 +24,7 @@ import numpy as np
 from numba import prange
 
 from ...support.jit import njit
+from ...support.sizes import ceil_div
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -72,7 +73,7 @@ def _undeal(planes, top, left, sh, sw, dx):
 def deal(x, geo):
     """(planes (N, C*S, Hq*Wq), Wq): the phase planes of x padded as geo says, flat."""
     (sh, sw), top, left = geo.stride, geo.pad[0], geo.pad[2]
-    Hq, Wq = -(-geo.Hp // sh), -(-geo.Wp // sw)
+    Hq, Wq = ceil_div(geo.Hp, sh), ceil_div(geo.Wp, sw)
     planes = np.empty((geo.N, geo.C * sh * sw, Hq, Wq), dtype=geo.dtype)
     _deal(np.ascontiguousarray(x), top, left, sh, sw, planes)
     return planes.reshape(geo.N, geo.C * sh * sw, Hq * Wq), Wq

@@ -49,6 +49,7 @@ import numpy as np
 
 from ...shapes import check_grad, conv2d_geometry, quiet_nonfinite
 from ...support import blas
+from ...support.sizes import WORKSPACE_CAP, ceil_div
 from .tiles import gather_tiles, parallelism, scatter_tiles
 from .transforms import MAX_TILE, transform
 
@@ -58,7 +59,7 @@ class Winograd:
     rounding bound is this algorithm run on absolute values)."""
 
     #: Cap on the workspace (V, M or dM, dV) of one conv call, in bytes.
-    MAX_WORKSPACE_BYTES = 64 * 2**20
+    MAX_WORKSPACE_BYTES = WORKSPACE_CAP
     #: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
     BLAS_ONE_THREAD_BELOW = 16_000_000  # many calls a pass: see docs/backends.md
     #: A non-finite value spreads through the tiles that read it (see the module docstring).
@@ -92,7 +93,7 @@ class Winograd:
     def plan(self, geo, itemsize):
         """(images per chunk, keep V for backward), so the workspace stays under the cap."""
         positions = (self.m + geo.kh - 1) * (self.m + geo.kw - 1)
-        per_tile = positions * -(-geo.Ho // self.m) * -(-geo.Wo // self.m) * itemsize
+        per_tile = positions * ceil_div(geo.Ho, self.m) * ceil_div(geo.Wo, self.m) * itemsize
         v, mf = per_tile * geo.C, per_tile * geo.F  # bytes of V, and of M or dM, per image
         cap = self.MAX_WORKSPACE_BYTES
         keep_V = geo.N * v <= cap // 2  # then a chunk needs only dM and dV
@@ -113,7 +114,7 @@ class Winograd:
     def gemm_flops(self, geo) -> int:
         """Flops of one of the pass's GEMM calls: (Fg x Cg) @ (Cg x tiles) per position and
         group, the tiles of a chunk's images (backward's products have the same sizes)."""
-        tiles = -(-geo.Ho // self.m) * -(-geo.Wo // self.m)
+        tiles = ceil_div(geo.Ho, self.m) * ceil_div(geo.Wo, self.m)
         return 2 * geo.Fg * geo.Cg * self.plan(geo, geo.dtype.itemsize)[0] * tiles
 
     def _setup(self, geo):
@@ -123,7 +124,7 @@ class Winograd:
         data = {name: np.ascontiguousarray(fix(X).astype(geo.dtype)) for name, X in
                 dict(BhT=h.B.T, BwT=w.B.T, Bh=h.B, Bw=w.B, Ah=h.A, Aw=w.A, AhT=h.A.T,
                      AwT=w.A.T).items()}
-        th, tw = -(-geo.Ho // self.m), -(-geo.Wo // self.m)
+        th, tw = ceil_div(geo.Ho, self.m), ceil_div(geo.Wo, self.m)
         return types.SimpleNamespace(**data, Gh=fix(h.G), Gw=fix(w.G), th=th, tw=tw,
                                      tiles=th * tw, positions=h.n * w.n)
 

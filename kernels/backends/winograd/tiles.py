@@ -16,6 +16,7 @@ import numpy as np
 from numba import prange
 
 from ...support.jit import njit
+from ...support.sizes import ceil_div
 
 _JIT = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 
@@ -131,4 +132,5 @@ def parallelism(planes, images):
     """(images per job, workers) for the tile kernels: up to 64 images per job for long
     vectors (16 ran 2-3x slower), fewer when the planes are too few to make 4 jobs for 2
     threads. Scratch is allocated per worker (4 per thread), not per job."""
-    return min(images, 64, max(8, -(-images // -(-4 // planes)))), 4 * numba.get_num_threads()
+    per_job = min(images, 64, max(8, ceil_div(images, ceil_div(4, planes))))
+    return per_job, 4 * numba.get_num_threads()
