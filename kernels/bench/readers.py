@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import ALGORITHM, DISPATCHER, REFERENCE, Pass, available
 from ..cases.custom import USER_SET
+from ..support.sizes import WORKSPACE_CAP
 from .columns import count
 
 NOT_MEASURED = (None, "not measured")
@@ -149,7 +150,7 @@ def worst_error_ratio(backend, against="im2col", key="error"):
     return read
 
 
-def worst_workspace(backend, case_set, cap=64 * 2**20):
+def worst_workspace(backend, case_set, cap=WORKSPACE_CAP):
     """The backend's largest workspace over a set's conv cases, as a share of `cap`."""
     def read(report):
         sizes = {c["name"]: c["results"][backend]["workspace_bytes"]
