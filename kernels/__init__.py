@@ -10,7 +10,8 @@ The package is layered, bottom to top, and nothing imports upwards:
 
     kernels.support   process settings (threads, malloc) and atomic output files
     kernels.shapes    the geometry and argument validation every backend shares
-    kernels           this registry, the `Backend` contract, and plug-in discovery (plugins)
+    kernels           this registry, the `Backend` contract and the capabilities record
+                      (contract), and plug-in discovery (plugins, discovery)
     kernels.backends  one algorithm per module or package (naive, strided, im2col, numba,
                       winograd, fft), `auto`, and the frameworks' convolutions (libraries)
     kernels.conformance  the suite any backend must pass (`python -m kernels verify NAME`)

@@ -116,8 +116,8 @@ def _stated_preference(features: str) -> str | None:
 
 def configure_numba() -> None:
     """Numba's process-wide settings, made once before its first kernel is decorated (which
-    is when it fixes its target), by the numba backend package's import (every backend
-    compiled with Numba imports it first); a user's own settings win.
+    is when it fixes its target), by kernels.support.jit (every kernel of the project is
+    decorated with its njit, which calls this once first); a user's own settings win.
 
     - Threading layer: OpenMP's worker threads spin after each parallel loop and fight
       OpenBLAS's threads for the cores; Numba's own workqueue layer sleeps instead
@@ -132,7 +132,7 @@ def full_vector_width() -> bool:
     """Let Numba's vectorisers use the target's widest registers: append -prefer-256-bit to
     the features Numba will compile for when the target has 512-bit registers and nobody
     stated the preference. Effective only before Numba's code generator exists (import
-    kernels.backends before decorating Numba kernels of your own); returns whether the
+    kernels.support.jit.njit to decorate Numba kernels of your own); returns whether the
     preference is now off for a 512-bit target."""
     name, features = compile_target()
     if widest_vector_bits(name, features) < 512:

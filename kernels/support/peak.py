@@ -115,8 +115,9 @@ def probe(dtype, threads: int, rounds: int = ROUNDS) -> dict:
 @functools.lru_cache(maxsize=1)
 def parallel_triad():
     """a[i] = b[i] + s * c[i] over all of Numba's threads (STREAM's triad)."""
-    machine.configure_numba()  # before the first kernel (the numba backend does the same)
-    from numba import njit, prange
+    from numba import prange
+
+    from .jit import njit  # configures Numba before its first kernel
 
     @njit(parallel=True, nogil=True)
     def triad(a, b, c, s):

@@ -2,7 +2,7 @@
 
 Both are choices of the *program* (the `cnn` command line, `python -m kernels bench`), not of
 the library: importing `kernels` changes neither. (The one process-wide default the library
-does set is Numba's threading layer, in kernels.backends.numba, and only when the user has
+does set is Numba's threading layer, in kernels.support.jit, and only when the user has
 not.)
 
 - Threads: BLAS (through threadpoolctl when installed), Numba and, when loaded, PyTorch get
