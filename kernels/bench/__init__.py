@@ -9,7 +9,8 @@ measuring:
     breakdown       where a training step's time goes; a training run's peak memory,
                     measured by memory_probe in a fresh interpreter
     libraries       other projects' convolutions in a report: kept apart from ours
-    report          measure -> derive -> check, for one validated request (the layer cases)
+    report          one validated request run: environment, sections, targets checked
+    report_cases    the report's layer cases: measure -> derive
     report_models   the report's whole-model sections
     algorithm_map   `map`: which algorithm wins where; map_points: its libraries and layers
     fingerprint     `machine`: the machine's fingerprint and measured peak

@@ -1,7 +1,7 @@
 """The report's whole-model sections (`train`, `eval`, `breakdown`, `memory`): a training
 step and a 10,000-image evaluation of each CNN per backend against PyTorch's twin, where a
-step's time goes, and a training run's peak memory. kernels.bench.report measures the layer
-cases and calls `measure` for these."""
+step's time goes, and a training run's peak memory. kernels.bench.report calls `measure`
+after the layer cases (kernels.bench.report_cases)."""
 
 from __future__ import annotations
 
