@@ -39,3 +39,16 @@ def test_peak_memory_is_measured_in_a_fresh_process():
     ballast = np.ones(10**8)  # noqa: F841  (800 MB in this process)
     peak = breakdown.peak_memory("tiny", "im2col", threads=1, steps=2)
     assert 20 * 2**20 < peak < 700 * 2**20
+
+
+def test_the_memory_probe_is_a_module_refusing_a_wrong_call_in_one_line():
+    """`python -m kernels.bench.memory_probe ARCH BACKEND STEPS THREADS`, as peak_memory runs
+    it; anything else is its usage line and exit 2, not a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kernels.bench.memory_probe", "tiny", "im2col",
+                           "two", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("usage: python -m kernels.bench.memory_probe ARCH BACKEND")
+    assert len(done.stderr.strip().splitlines()) == 1
