@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from .common import grid
+
 _WORKLOAD = """
 y, c = b.conv2d_forward(x, w, bias, padding=1)
 b.conv2d_backward(y, c)
@@ -28,16 +30,20 @@ bias = np.ones(4, np.{dtype})
 
 
 class _OneOff:
+    """The default grid: float32 (what the CNN trains in), one round; each sample is a fresh
+    interpreter, a cold one ~30 s on 2 cores."""
+
     param_names = ["dtype"]
-    params = [["float32", "float64"]]
+    params = [grid(["float32", "float64"], ["float32"])]
     number = 1  # a second call in the same process would be warm
+    rounds = grid(2, 1)
     timeout = 600
 
 
 class NumbaCompileCold(_OneOff):
     """Everything compiles: a fresh, empty cache directory per process (removed at exit)."""
 
-    repeat = (1, 3, 120.0)
+    repeat = grid((1, 3, 120.0), 1)
 
     def timeraw_compile(self, dtype):
         cold = ("import atexit, shutil, tempfile\n"
@@ -49,7 +55,7 @@ class NumbaCompileCold(_OneOff):
 class NumbaCacheLoad(_OneOff):
     """Machine code loaded from a cache directory that setup_cache filled once."""
 
-    repeat = (1, 3, 60.0)
+    repeat = grid((1, 3, 60.0), (1, 3, 5.0))
 
     def setup_cache(self):
         # asv runs this once, in a scratch directory it removes afterwards.

@@ -7,11 +7,11 @@ import numpy as np
 
 import kernels
 from kernels.bench import measure, workspace_bytes
-from .common import (BACKENDS, CONV, CONV_NAMES, capabilities, case_named, computes_backward,
-                     is_fast, skip_unless_practical)
+from .common import (BACKENDS, CONV, CONV_NAMES, MAIN, Sampling, capabilities, case_named,
+                     computes_backward, is_fast, skip_unless_practical)
 
 
-class _Conv:
+class _Conv(Sampling):
     param_names = ["backend", "case"]
     params = [BACKENDS, CONV_NAMES]
     timeout = 600
@@ -40,7 +40,10 @@ class _Backward(_Conv):
 
 
 class _SplitBackward(_Backward):
-    """The passes apart: commits before the split backward have no flags; skipped there."""
+    """The passes apart: commits before the split backward have no flags; skipped there.
+    The default grid times MAIN's backends: the full backward of the others is timed."""
+
+    params = [MAIN, CONV_NAMES]
 
     def setup(self, backend, case):
         super().setup(backend, case)
@@ -71,8 +74,10 @@ class ConvBackwardWeights(_SplitBackward):
 class ConvMetrics(_Backward):
     """Derived numbers: asv stores and plots them like timings. asv reads every tracked
     value as lower-is-better (`asv compare`, `asv publish`'s regressions), so the rate is
-    tracked as its inverse: seconds per GFLOP of forward+backward (GF/s = 1 / that)."""
+    tracked as its inverse: seconds per GFLOP of forward+backward (GF/s = 1 / that).
+    The default grid tracks MAIN's backends."""
 
+    params = [MAIN, CONV_NAMES]
     repeat = 1
     number = 1
 

@@ -3,11 +3,11 @@
 import numpy as np
 
 import kernels
-from .common import (BACKENDS, POOL, POOL_NAMES, capabilities, case_named, computes_backward,
-                     skip_unless_practical)
+from .common import (BACKENDS, POOL, POOL_NAMES, Sampling, capabilities, case_named,
+                     computes_backward, skip_unless_practical)
 
 
-class _Pool:
+class _Pool(Sampling):
     param_names = ["backend", "case"]
     params = [BACKENDS, POOL_NAMES]
     timeout = 300

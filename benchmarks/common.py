@@ -4,10 +4,15 @@ asv runs today's suites against old commits, so they import only what every benc
 commit has: `kernels.available/get_backend`, `kernels.cases` and `kernels.bench.measure /
 workspace_bytes`. Newer helpers are looked up with getattr and a fallback.
 
-The reduced grid (default) times the layers of the default `convnet` with the fast backends,
-so `asv run` over many commits stays quick. CONVBENCH_FULL=1 selects the full grid
+The default grid is for history: one commit in at most ~6 minutes on two quiet cores (the
+measured time is in docs/asv-and-pytest-benchmark.md). It times the layers of the default
+`convnet` forward and backward with every fast backend and library, the split backward
+passes, the derived metrics and the 10,000-image evaluation with MAIN's backend only (once),
+the training step with every fast backend, and Numba's compilation for float32; each
+benchmark takes one round of a few samples (Sampling). CONVBENCH_FULL=1 selects the full grid
 (`kernels.cases.full_grid`): every case, every backend (the reference where practical),
-every architecture.
+every architecture on every suite, with asv's own sampling (two rounds, up to 10 s of
+samples each).
 
 Libraries (frameworks and plug-ins, role LIBRARY) are parameters too: every framework the
 registry knows, installed or not, so that a machine without one records it as skipped
@@ -69,9 +74,32 @@ BACKENDS += [b for b in LIBRARIES if b not in BACKENDS]
 CONV_NAMES += [c.name for c in USER_CASES if c.kind == "conv"]
 POOL_NAMES += [c.name for c in USER_CASES if c.kind == "pool"]
 
+# The backend the default grid times in detail (the split passes, the metrics, the 10,000-image
+# evaluation): the compiled direct kernels, our main algorithm. `auto` (cnn train's default)
+# is not: its per-layer choice follows the load of the moment.
+MAIN = BACKENDS if FULL else ["numba"]
+
 # Backends for whole-model benchmarks: the reference takes minutes per training step; our
 # CNN on a library's kernels is not timed here.
 MODEL_BACKENDS = [b for b in BACKENDS if is_fast(b) and b not in LIBRARIES]
+
+
+def grid(full, default):
+    """A parameter list or setting: `full` with CONVBENCH_FULL=1, else `default`."""
+    return full if FULL else default
+
+
+class Sampling:
+    """asv's sampling. Default grid: one round (one process per parameter combination) of
+    1-5 samples, sampling stopped after 0.5 s, after 0.1 s of warm-up calls; a sample still
+    lasts at least asv's sample_time (10 ms), so a fast layer gets its five samples. The
+    25 % regression threshold (asv.conf.json) is coarser than such a median's spread on a
+    quiet machine. Full grid: asv's defaults (two rounds of up to 5 samples and 10 s)."""
+
+    if not FULL:
+        rounds = 1
+        repeat = (1, 5, 0.5)
+        warmup_time = 0.1
 
 
 def skip_unless_practical(case, backend):
