@@ -1,6 +1,8 @@
-"""Whether other work took CPU while something of ours ran: the busy time of every CPU from
-/proc/stat (user, nice, system, irq, softirq, and steal: other guests of a VM), less this
-process's own CPU time, per second of wall time, in cores.
+"""Whether other work took CPU while something of ours ran: the busy time of the CPUs this
+process may use, from /proc/stat (user, nice, system, irq, softirq, and steal: other guests
+of a VM), less this process's own CPU time, per second of wall time, in cores. The one
+/proc/stat reader: kernels.support.cores (the default thread count) and kernels.bench.load
+(a report's sections) read through it.
 
 Cheap enough for every training epoch (two reads of /proc/stat's first line), and immediate
 where the 1-minute load average lags a job started on the other core by a minute. One core
@@ -25,19 +27,40 @@ def own_cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def machine_cpu_seconds() -> float | None:
-    """CPU seconds every CPU spent busy since boot, steal included; None where there is no
-    /proc/stat (macOS, Windows)."""
+def _busy_ticks(fields) -> int:
+    """Busy ticks of a /proc/stat cpu line: user, nice, system, irq, softirq, and steal."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = \
+        ([int(v) for v in fields[1:9]] + [0] * 8)[:8]
+    return user + nice + system + irq + softirq + steal
+
+
+def usable_cpus() -> set[int] | None:
+    """The CPUs this process may run on (None where the OS has no affinity: macOS, Windows)."""
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:
+        return None
+
+
+def cpus_busy_seconds(cpus=None) -> float | None:
+    """CPU seconds the CPUs numbered in `cpus` (every CPU: None) spent busy since boot, steal
+    included, from /proc/stat's per-CPU lines; None where there is no /proc/stat."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            lines = [line.split() for line in f if line.startswith("cpu")]
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
+    per_cpu = [f for f in lines if f[0][3:].isdigit()]
+    if not per_cpu:
         return None
-    ticks = [int(v) for v in fields[1:9]] + [0] * 8
-    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(_busy_ticks(f) for f in per_cpu if cpus is None or int(f[0][3:]) in cpus)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds the CPUs this process may use spent busy since boot (a container's share:
+    work on the host's other CPUs is not ours to count); None without /proc/stat."""
+    return cpus_busy_seconds(usable_cpus())
 
 
 def mark() -> tuple:

@@ -14,53 +14,23 @@ busy once other work took at least half of it (rounded to the nearest core).
 
 from __future__ import annotations
 
-import os
 import time
 
-from .busy import own_cpu_seconds
+from .busy import machine_cpu_seconds, own_cpu_seconds
 from .runtime import usable_cores
 
 SAMPLE_SECONDS = 0.2
 
 
-def _busy(fields) -> float:
-    """Busy ticks of a /proc/stat cpu line: user, nice, system, irq, softirq, steal."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = \
-        ([int(v) for v in fields[1:9]] + [0] * 8)[:8]
-    return user + nice + system + irq + softirq + steal
-
-
-def cpus_busy_seconds(cpus=None) -> float | None:
-    """CPU seconds the CPUs numbered in `cpus` (all: None) spent busy since boot, from
-    /proc/stat's per-CPU lines (kernels.support.busy reads the machine's total line: a
-    container's few CPUs must not count the host's other work); None without /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            lines = [line.split() for line in f if line.startswith("cpu")]
-    except OSError:
-        return None
-    ticks = sum(_busy(f) for f in lines if f[0][3:].isdigit()
-                and (cpus is None or int(f[0][3:]) in cpus))
-    return ticks / os.sysconf("SC_CLK_TCK") if lines else None
-
-
-def _affinity():
-    try:
-        return os.sched_getaffinity(0)
-    except AttributeError:  # macOS, Windows: no affinity, and no /proc/stat either
-        return None
-
-
 def others_cores(seconds: float = SAMPLE_SECONDS) -> float | None:
     """Cores' worth of CPU time other processes took on this process's CPUs over a `seconds`
     sample (None where there is no /proc/stat)."""
-    cpus = _affinity()  # a container's share: work on the machine's other CPUs is not ours
-    everyone, mine, wall = cpus_busy_seconds(cpus), own_cpu_seconds(), time.perf_counter()
+    everyone, mine, wall = machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
     if everyone is None:
         return None
     time.sleep(seconds)
     wall = time.perf_counter() - wall
-    others = cpus_busy_seconds(cpus) - everyone - (own_cpu_seconds() - mine)
+    others = machine_cpu_seconds() - everyone - (own_cpu_seconds() - mine)
     return max(0.0, others) / wall  # tick-rounded on both sides: negative is rounding
 
 
