@@ -16,13 +16,6 @@ from kernels.backends import pooling
 from kernels.support.sizes import WORKSPACE_CAP, ceil_div
 
 
-@pytest.fixture
-def fresh(monkeypatch):
-    monkeypatch.delenv(plugins.ENVIRONMENT_VARIABLE, raising=False)
-    plugins.forget()
-    yield monkeypatch
-    plugins.forget()
-
 
 def _conv_only(**attributes):
     """A plug-in as a module: its own convolution, module attributes, no pooling."""

@@ -22,14 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = ["naive", "strided", "im2col", "numba", "blocked", "winograd2x2", "winograd4x4", "fft", "auto"]
 
 
-@pytest.fixture
-def fresh(monkeypatch):
-    """Discovery runs again under the test's CONVBENCH_BACKENDS and entry points."""
-    monkeypatch.delenv(plugins.ENVIRONMENT_VARIABLE, raising=False)
-    plugins.forget()
-    yield monkeypatch
-    plugins.forget()
-
 
 def _rows():
     return {row["name"]: row for row in kernels.status(load=True)}
