@@ -45,7 +45,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 # wins, and the report records it): PASSIVE made PyTorch's small convolutions ~3x slower on
 # a quiet machine (a 16-channel 3x3 layer at batch 4, forward + backward: 0.31 ms default,
 # 0.9-1.2 ms passive), which would flatter every "x PyTorch" ratio. The contenders' turns
-# come in settled blocks instead (kernels.bench.instruments.measure_alternated).
+# come in settled blocks instead (kernels.bench.measuring.instruments.measure_alternated).
 # Ctrl-C stops at once, even where a library would swallow the interrupt (JAX's loading).
 from kernels.support import runtime  # noqa: E402  (light: the standard library only)
 

@@ -2,20 +2,20 @@
 by another job made many-small-GEMM algorithms 100x slower, and nothing in the timings said
 so). Loaded by tests/conftest.py.
 
-Every timed benchmark runs inside a kernels.bench.load section of its own, which records the
-CPU time other processes took meanwhile (/proc/stat, at once) and the 1-minute load average
-(it lags), and judges it busy by the same rule as `python -m kernels bench`: more than a
-quarter of a core of other work, or the load average above the logical CPUs. The JSON
+Every timed benchmark runs inside a kernels.bench.measuring.load section of its own, which
+records the CPU time other processes took meanwhile (/proc/stat, at once) and the 1-minute load
+average (it lags), and judges it busy by the same rule as `python -m kernels bench`: more than
+a quarter of a core of other work, or the load average above the logical CPUs. The JSON
 (--benchmark-json, --benchmark-save) gets each benchmark's load in its `extra_info.load` and
-the session's in `machine_info.load`; a line after the timings' table warns when any
-benchmark ran on a busy machine. Both are flags to read beside the timings, not corrections.
+the session's in `machine_info.load`; a line after the timings' table warns when any benchmark
+ran on a busy machine. Both are flags to read beside the timings, not corrections.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from kernels.bench import load
+from kernels.bench.measuring import load
 
 KEPT = ("wall_seconds", "others_per_wall", "load_max", "busy")  # of a section's record
 CLOCK = load.SectionClock()  # one per process: a pytest run is one session

@@ -6,7 +6,8 @@ an upward arrow counts like any other. Layers, bottom to top:
 
     kernels.support  <  kernels.shapes  <  kernels (registry), kernels.cases
         <  kernels.backends  <  kernels.conformance  <  cnn
-        <  kernels.bench, kernels.__main__, benchmarks
+        <  kernels.bench.measuring  <  kernels.bench.judging  <  kernels.bench.output
+        <  kernels.bench (the commands)  <  kernels.__main__, benchmarks
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ LAYERS = [  # (module prefix, layer); the longest matching prefix wins
     ("kernels.backends", 3),
     ("kernels.conformance", 3.5),  # the suite any backend must pass: above them, below cnn
     ("cnn", 4),
-    ("kernels.bench", 5),
-    ("kernels.__main__", 5),
-    ("benchmarks", 5),
+    ("kernels.bench.measuring", 5),  # kernels.bench's rooms, in the order of its index
+    ("kernels.bench.judging", 5.25),
+    ("kernels.bench.output", 5.5),
+    ("kernels.bench", 5.75),  # the commands, on top of the rooms
+    ("kernels.__main__", 6),
+    ("benchmarks", 6),
 ]
 
 
@@ -148,16 +152,23 @@ def test_test_module_names_are_unique():
     assert not [n for n in set(names) if names.count(n) > 1]
 
 
-def test_the_bench_index_names_every_module():
-    """kernels/bench/__init__.py's docstring is the room's index: every module is in it, and
+def test_the_bench_index_names_every_module_in_its_room():
+    """kernels/bench/__init__.py's docstring is the room's index: every module is in it, under
+    the subpackage it lives in (`measuring/`, ... or the commands, which end the list), and
     nothing it names is missing (an index that went stale was issue 24's finding)."""
     import re
 
     import kernels.bench as bench
     folder = Path(bench.__file__).parent
-    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
-    named = set(re.findall(r"\b([a-z_]+)\b", bench.__doc__))
-    assert sorted(modules - named) == []
-    listed = set(re.findall(r"^ {4}([a-z_]+)\s", bench.__doc__, re.M)) | \
-        set(re.findall(r"^([a-z_]+)\s{2,}", bench.__doc__, re.M))
-    assert sorted(listed - modules) == []
+    index = bench.__doc__.split("\n\n")[1]
+    rooms = re.split(r"^([a-z_]+/|the commands.*)$", index, flags=re.M)[1:]
+    sections = dict(zip(rooms[::2], rooms[1::2]))
+    subpackages = sorted(p.parent.name + "/" for p in folder.glob("*/__init__.py"))
+    assert sorted(s for s in sections if s.endswith("/")) == subpackages
+    for room, text in sections.items():
+        where = folder / room if room.endswith("/") else folder
+        modules = {p.stem for p in where.glob("*.py") if p.stem != "__init__"}
+        named = set(re.findall(r"\b([a-z_]+)\b", text))
+        listed = set(re.findall(r"^ {4}([a-z_]+)\s", text, re.M))
+        assert (room, sorted(modules - named)) == (room, [])
+        assert (room, sorted(listed - modules)) == (room, [])

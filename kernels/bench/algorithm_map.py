@@ -31,11 +31,12 @@ from ..cases.custom import collect as collect_custom
 from ..shapes import conv2d_geometry
 from ..support import peak, runtime
 from ..support.command_line import Parser
-from .outputs import output_problem, write_json
-from . import libraries as library_report, map_points, shards
-from .map_heatmap import heatmap
-from .instruments import measure_alternated
-from .load import SectionClock
+from . import map_points, shards
+from .measuring import libraries as library_report
+from .measuring.instruments import measure_alternated
+from .measuring.load import SectionClock
+from .output.map_heatmap import heatmap
+from .output.outputs import output_problem, write_json
 
 KERNELS = (1, 3, 5, 7, 9, 11)
 CHANNELS = (1, 4, 16, 64, 256)

@@ -23,11 +23,13 @@ from ..support.command_line import Parser
 from ..support.cores import default_threads
 from ..support.files import atomic_write
 from ..support.runtime import usable_cores
-from . import charts, compare, csv_rows, machines, markdown
-from .outputs import output_problem, write_json
+from . import side_by_side
+from .judging import compare
+from .output import charts, csv_rows, markdown
+from .output.outputs import output_problem, write_json
 from .report import SECTIONS, Plan, nothing_runs, run
 
-# the sets the targets are set on (kernels.bench.targets); the others by name, or all
+# the sets the targets are set on (kernels.bench.judging.targets); the others by name, or all
 DEFAULT_SETS = ("mnist", "std", "large", "resnet50", "mobilenet")
 
 
@@ -211,7 +213,7 @@ def main(argv=None):
                          f"{'does' if len(given) == 1 else 'do'} not apply to it")
         if problem := output_problem("--markdown", args.markdown):
             parser.error(problem)
-        return machines.main(args.machines, markdown=args.markdown)
+        return side_by_side.main(args.machines, markdown=args.markdown)
     if args.compare:
         if given:  # measuring options would be ignored: say so rather than ignore them
             parser.error(f"--compare measures nothing: {', '.join(given)} "

@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     if given := [o for o in options if _own(o.split("=")[0])]:
         parser.error(f"{', '.join(given)}: the launcher names each shard's --shard and --json; "
                      "other outputs are drawn from the merged JSON")
-    from .outputs import output_problem
+    from .output.outputs import output_problem
 
     if problem := output_problem("--out", args.out):
         parser.error(problem)

@@ -11,7 +11,7 @@ forward only) cannot be timed on the map's forward + backward and is listed as s
 from __future__ import annotations
 
 from .. import ALL_PASSES, LIBRARY, available, capabilities, get_backend, passes
-from .instruments import measure_alternated
+from .measuring.instruments import measure_alternated
 
 
 def select_libraries(wanted: bool, with_torch: bool) -> tuple[list[str], dict[str, str]]:
@@ -105,7 +105,7 @@ def plot_cases(result, path) -> None:
     from matplotlib.colors import to_rgb
 
     from ..support.files import atomic_write
-    from .charts import backend_colour
+    from .output.charts import backend_colour
 
     points = result["cases"]
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(points) + 1.5))

@@ -33,8 +33,8 @@ import sys
 from pathlib import Path
 
 from ..support.command_line import Parser
-from .machines import machine_id
-from .outputs import output_problem, write_json
+from .judging.machines import machine_id
+from .output.outputs import output_problem, write_json
 from .shards import unit_of_point
 
 PROG = "python -m kernels merge"
@@ -133,7 +133,8 @@ def merge_bench(reports: list[dict]) -> dict:
         merged[key] = joined(key, lambda e: f"model {e['arch']}")
     merged["peak_memory"] = next((r["peak_memory"] for r in reports if r.get("peak_memory")),
                                  None)
-    from . import libraries, targets
+    from .measuring import libraries
+    from .judging import targets
 
     merged["libraries_vs_ours"] = libraries.summary(merged)
     if "targets" in merged:

@@ -14,9 +14,12 @@ import numpy as np
 
 from .. import is_ours
 from ..support import runtime
-from . import instruments, libraries, render, report_cases, report_models, targets
-from .load import SectionClock
-from .outputs import SCHEMA_VERSION
+from . import report_cases, report_models
+from .judging import targets
+from .measuring import instruments, libraries
+from .measuring.load import SectionClock
+from .output import render
+from .output.outputs import SCHEMA_VERSION
 
 SECTIONS = ("conv", "pool", "train", "eval", "breakdown", "memory")
 
@@ -108,7 +111,7 @@ def run(plan: Plan) -> dict:
 
 
 def settings(plan, environment) -> dict:
-    """What makes two reports comparable (kernels.bench.compare checks these)."""
+    """What makes two reports comparable (kernels.bench.judging.compare checks these)."""
     return dict(schema=SCHEMA_VERSION, quick=plan.quick, repeats=plan.repeats,
                 batch=plan.batch, dtype=plan.dtype, threads=plan.threads,
                 cpu=environment["cpu"], cores=environment["cores"],

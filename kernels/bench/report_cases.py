@@ -9,7 +9,9 @@ import numpy as np
 
 from .. import LIBRARY, REFERENCE, capabilities, role
 from ..cases import practical
-from . import columns, instruments, layers, libraries, render, targets
+from .judging import columns, targets
+from .measuring import instruments, layers, libraries
+from .output import render
 
 
 def measure(report, plan, clock, dtype) -> None:

@@ -6,7 +6,8 @@ after the layer cases (kernels.bench.report_cases)."""
 from __future__ import annotations
 
 from .. import DISPATCHER, REFERENCE, is_ours, role
-from . import breakdown, instruments, models, render
+from .measuring import breakdown, instruments, models
+from .output import render
 
 
 def measure(report, plan, clock, dtype) -> None:

@@ -1,15 +1,15 @@
 """Whether other work took CPU while something of ours ran: the busy time of the CPUs this
 process may use, from /proc/stat (user, nice, system, irq, softirq, and steal: other guests
 of a VM), less this process's own CPU time, per second of wall time, in cores. The one
-/proc/stat reader: kernels.support.cores (the default thread count) and kernels.bench.load
+/proc/stat reader: kernels.support.cores (the default thread count) and kernels.bench.measuring.load
 (a report's sections) read through it.
 
 Cheap enough for every training epoch (two reads of /proc/stat's first line), and immediate
 where the 1-minute load average lags a job started on the other core by a minute. One core
 taken by another job was seen to make the default 2-thread training 3.3x slower and
 many-small-GEMM algorithms 100x slower (issue 23): the figure is a flag to read beside the
-seconds, not a correction of them. kernels.bench.load judges a report's sections by the same
-rule; here it is for what sits below kernels.bench (the CNN's training loop).
+seconds, not a correction of them. kernels.bench.measuring.load judges a report's sections
+by the same rule; here it is for what sits below kernels.bench (the CNN's training loop).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Aligned text tables, the one printer behind every console table: the report's per-case
-tables (kernels.bench.render), `python -m kernels list`, `python -m kernels verify`'s counts
+tables (kernels.bench.output.render), `python -m kernels list`, `python -m kernels verify`'s counts
 and the dispatcher's choices after training (cnn).
 
     aligned(["backend", "ms"], [["im2col", "1.26"], ["fft", "12.60"]], align="lr")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kernels.bench import load
+from kernels.bench.measuring import load
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the suites are a package at the root, not installed

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import benchmark_load
-from kernels.bench import load
+from kernels.bench.measuring import load
 
 TESTS = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,11 @@
-"""kernels.bench.breakdown: a training step split into components that add up to the step,
+"""kernels.bench.measuring.breakdown: a training step split into components that add up to the step,
 for our CNN and PyTorch's twin, and peak memory measured in a fresh process."""
 
 from __future__ import annotations
 
 import pytest
 
-from kernels.bench import breakdown
+from kernels.bench.measuring import breakdown
 
 
 def _check(parts):
@@ -42,13 +42,14 @@ def test_peak_memory_is_measured_in_a_fresh_process():
 
 
 def test_the_memory_probe_is_a_module_refusing_a_wrong_call_in_one_line():
-    """`python -m kernels.bench.memory_probe ARCH BACKEND STEPS THREADS`, as peak_memory runs
-    it; anything else is its usage line and exit 2, not a traceback."""
+    """`python -m kernels.bench.measuring.memory_probe ARCH BACKEND STEPS THREADS`, as
+    peak_memory runs it; anything else is its usage line and exit 2, not a traceback."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "kernels.bench.memory_probe", "tiny", "im2col",
-                           "two", "1"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "kernels.bench.measuring.memory_probe", "tiny",
+                           "im2col", "two", "1"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.startswith("usage: python -m kernels.bench.memory_probe ARCH BACKEND")
+    assert done.stderr.startswith(
+        "usage: python -m kernels.bench.measuring.memory_probe ARCH BACKEND")
     assert len(done.stderr.strip().splitlines()) == 1

@@ -9,8 +9,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from kernels.bench import algorithm_map, charts, map_heatmap  # noqa: E402
-from kernels.bench.breakdown import COMPONENTS  # noqa: E402
+from kernels.bench import algorithm_map  # noqa: E402
+from kernels.bench.output import charts, map_heatmap  # noqa: E402
+from kernels.bench.measuring.breakdown import COMPONENTS  # noqa: E402
 
 ENV = dict(dtype="float32", torch="2.13.0", cpu="cpu", threads=2, date="2026-12-05")
 
@@ -84,7 +85,7 @@ def test_the_roofline_draws_the_measured_peak_and_blocked_s_share_of_it():
     """With a measured peak: a line at it, labelled with the probe's terms, and blocked's
     best point labelled with the share the peak-share target reads; without one (a report
     with only the computed figure): neither."""
-    from kernels.bench import shares
+    from kernels.bench.judging import shares
 
     cases = [dict(name=n, kind="conv", set="std", results={
         "blocked": dict(gflops=g, flops_per_byte=20.0), "im2col": dict(gflops=90.0,

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from kernels.bench import render, shares, targets
+from kernels.bench.output import render
+from kernels.bench.judging import shares, targets
 
 FLOPS = dict(forward=1e9, backward=2e9)
 BYTES = 1e8  # least traffic: 30 FLOPs per byte for the three passes
@@ -59,7 +60,7 @@ def test_a_forward_only_point_is_not_a_forward_and_backward_best():
 @pytest.fixture
 def figure_texts():
     pytest.importorskip("matplotlib")
-    from kernels.bench import charts
+    from kernels.bench.output import charts
 
     def texts(report):
         fig = charts.roofline_figure(report)

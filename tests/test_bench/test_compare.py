@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from kernels.bench import compare, significance
+from kernels.bench.judging import compare, significance
 
 
 def stats(median, spread=0.0):
@@ -157,7 +157,7 @@ BASE = [1e-3 * (1 + 0.002 * i) for i in range(15)]  # 15 samples, 1.000-1.028 ms
 
 
 def test_summary_keeps_every_sample_to_four_digits():
-    from kernels.bench import instruments
+    from kernels.bench.measuring import instruments
 
     stats = instruments.summary([0.0012345678, 0.002, 3.14159e-5])
     assert stats["samples"] == [0.001235, 0.002, 3.142e-05]
@@ -309,7 +309,7 @@ def machine_report(cpu, *, peak=None, machine_id=None, ours=1e-3, torch=0.5e-3, 
 
 
 def test_measured_peak_is_read_only_where_measured():
-    from kernels.bench.machines import measured_peak
+    from kernels.bench.judging.machines import measured_peak
 
     assert measured_peak(machine_report("A", peak=250.0)) == 250.0
     nested = machine_report("A")

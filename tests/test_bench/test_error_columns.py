@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from kernels.bench import layers, targets
+from kernels.bench.measuring import layers
+from kernels.bench.judging import targets
 
 
 def test_normwise_error_is_finite_where_componentwise_is_infinite():

@@ -1,4 +1,4 @@
-"""kernels.bench.instruments: the timer (on a fake clock, exactly), the GEMM rate and the
+"""kernels.bench.measuring.instruments: the timer (on a fake clock, exactly), the GEMM rate and the
 workspace meter."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-import kernels.bench.instruments as instruments
+import kernels.bench.measuring.instruments as instruments
 
 
 class FakeClock:

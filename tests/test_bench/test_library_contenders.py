@@ -17,7 +17,9 @@ import pytest
 
 import kernels
 from kernels import plugins
-from kernels.bench import algorithm_map, columns, libraries, map_points, readers, targets
+from kernels.bench import algorithm_map, map_points
+from kernels.bench.judging import columns, readers, targets
+from kernels.bench.measuring import libraries
 from test_bench.fake_library import FakeLibrary
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from kernels.bench import load, targets
+from kernels.bench.measuring import load
+from kernels.bench.judging import targets
 
 
 def test_a_section_under_load_is_busy(monkeypatch):
@@ -80,7 +81,7 @@ def test_a_core_taken_by_another_process_is_noticed_at_once(monkeypatch):
 def test_the_markdown_keeps_the_load_table():
     """The console printed the load per section and the Markdown dropped it (issue 23): a
     figure measured on a busy machine says so in every format."""
-    from kernels.bench import markdown
+    from kernels.bench.output import markdown
     sections = {"conv": dict(wall_seconds=10.0, cpu_seconds=19.0, cpu_per_wall=1.9,
                              load_start=0.5, load_end=3.1, load_max=3.1, others_per_wall=0.6,
                              busy=True)}

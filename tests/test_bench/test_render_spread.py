@@ -4,7 +4,8 @@ Console and Markdown tables both come from columns.ms; the CSV keeps raw medians
 
 from __future__ import annotations
 
-from kernels.bench import columns, markdown
+from kernels.bench.judging import columns
+from kernels.bench.output import markdown
 
 WIDE = dict(median=0.03459, p25=0.03410, p75=1.02970)  # a long tail: 1 in 4 calls ~1 s
 NARROW = dict(median=0.00126, p25=0.00122, p75=0.00131)

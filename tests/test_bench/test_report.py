@@ -24,7 +24,7 @@ import pytest
 import kernels
 import kernels.backends.auto as auto
 import kernels.bench.cli as cli
-import kernels.bench.layers as layers
+import kernels.bench.measuring.layers as layers
 import kernels.bench.report as report
 from kernels.cases import all_cases
 
@@ -257,7 +257,7 @@ def test_the_contenders_of_a_case_and_of_a_step_take_turns(tmp_path, monkeypatch
     """Every backend's passes (and PyTorch's) on a case are timed in one alternated
     measurement, as are the training steps; naive, minutes per step elsewhere, is timed
     apart, once per pass."""
-    import kernels.bench.instruments as instruments
+    import kernels.bench.measuring.instruments as instruments
 
     calls = []
     real = instruments.measure_alternated

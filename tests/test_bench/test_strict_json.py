@@ -7,8 +7,8 @@ import json
 import math
 
 import kernels.bench.algorithm_map as algorithm_map
-import kernels.bench.layers as layers
-from kernels.bench import outputs
+import kernels.bench.measuring.layers as layers
+from kernels.bench.output import outputs
 from test_bench.test_report import restored_process_state, run_report
 
 

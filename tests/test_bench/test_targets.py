@@ -1,4 +1,4 @@
-"""kernels.bench.targets, readers and columns on hand-made reports: every figure is read
+"""kernels.bench.judging.targets, readers and columns on hand-made reports: every figure is read
 from the right numbers, a missing one is 'not measured' (never a pass), the limit is applied
 in the right direction, and "best" is chosen among the algorithms only."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.bench import columns, readers, shares, targets
-from kernels.bench.targets import Target
+from kernels.bench.judging import columns, readers, shares, targets
+from kernels.bench.judging.targets import Target
 
 
 def stats(ms):
@@ -162,7 +162,7 @@ def _conv2_report(dtype="float32", batch=None, names=("convnet.conv2",)):
 
 
 def test_a_target_is_not_judged_on_another_dtype_or_batch():
-    from kernels.bench import targets as t
+    from kernels.bench.judging import targets as t
 
     target = t.Target("x", t.r.best_vs_torch("convnet.conv2"), 2.0)
     assert target.check(_conv2_report())["met"] is True
@@ -173,7 +173,7 @@ def test_a_target_is_not_judged_on_another_dtype_or_batch():
 
 
 def test_a_target_on_a_whole_set_needs_the_whole_set():
-    from kernels.bench import targets as t
+    from kernels.bench.judging import targets as t
 
     (target,) = [x for x in t.TARGETS if x.label == "every std conv case, best backend <= "
                                                      "1.5x PyTorch"]
@@ -234,7 +234,7 @@ def test_the_epoch_target_is_the_default_training_step():
 
     from cnn.layer_backends import DEFAULT_BACKEND
     from cnn.settings import TrainConfig
-    from kernels.bench.models import BATCH
+    from kernels.bench.measuring.models import BATCH
 
     (row,) = [t for t in targets.TARGETS if "938" in t.label]
     assert row.label.startswith(f"{TrainConfig.arch} training step, {DEFAULT_BACKEND} ")
@@ -322,7 +322,7 @@ def test_each_of_blocked_s_passes_share_of_the_measured_peak(slowest, met):
 def test_a_target_is_never_met_on_a_busy_run(value, busy, met, shown):
     """A loaded machine slows contenders unevenly (PyTorch's OpenMP threads 10x): a target
     measured then is shown with its figure but not passed; a miss stays a miss, marked."""
-    from kernels.bench import render
+    from kernels.bench.output import render
     target = Target("t", lambda report: (value, "n"), 1.0)
     row = target.check(dict(sections=dict(conv=dict(busy=busy))))
     assert row["met"] is met and row["measured"] == value and render.verdict(row) == shown

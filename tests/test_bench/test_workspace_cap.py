@@ -13,7 +13,7 @@ import pytest
 
 import kernels
 import kernels.backends.auto as auto
-from kernels.bench.instruments import workspace_bytes
+from kernels.bench.measuring.instruments import workspace_bytes
 from kernels.cases import CONV_CASES, sets
 
 

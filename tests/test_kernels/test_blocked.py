@@ -260,7 +260,7 @@ def test_registered_as_an_algorithm():
 def test_formula_peak_is_cores_lanes_fma_and_listed_clock():
     """The computed cross-check beside the measured peak: 2 cores x 16 float32 lanes per
     cycle x 2 flops per FMA x 2596 MHz, the clock read from /proc/cpuinfo's text."""
-    from kernels.bench import instruments
+    from kernels.bench.measuring import instruments
     text = "processor\t: 0\ncpu MHz\t\t: 2596.134\nprocessor\t: 1\ncpu MHz\t\t: 2400.0\n"
     assert instruments.clock_mhz(text) == 2596.134
     assert instruments.clock_mhz("processor : 0\n") is None

@@ -113,7 +113,7 @@ def test_nothing_in_the_same_run_beats_the_measured_peak(tmp_path, monkeypatch):
     """SGEMM, blocked's best layer and (when installed) PyTorch's convolution, each timed
     between two fresh peak measurements, stay under the higher one within 10 % (noise:
     the probe's rounds last 50 ms and may each catch a busy moment)."""
-    from kernels.bench import instruments
+    from kernels.bench.measuring import instruments
     import kernels
     from kernels.cases import CONV_CASES
 
@@ -169,7 +169,7 @@ def test_the_cache_keeps_the_best_measurement(tmp_path, monkeypatch):
 
 
 def test_a_gemm_above_the_measured_peak_is_flagged():
-    from kernels.bench import render
+    from kernels.bench.output import render
     report = dict(environment=dict(dtype="float32", peak_gflops=100.0),
                   gemm=dict(float32=dict(gflops=110.0)))
     assert render.peak_warning(report) is None  # within noise

@@ -13,7 +13,9 @@ import pytest
 
 import kernels
 from kernels import Pass
-from kernels.bench import columns, compare, csv_rows, libraries, render, shares
+from kernels.bench.judging import columns, compare, shares
+from kernels.bench.output import csv_rows, render
+from kernels.bench.measuring import libraries
 from kernels.conformance import results
 from kernels.vocabulary import KEYS, NAMES
 

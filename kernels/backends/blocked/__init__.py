@@ -135,7 +135,7 @@ def _grouped_backward(dy, xb, w, geo, B, compute_dx, compute_dw, gate):
 def conversions(x, w, b, dy, *, stride=1, padding=0, dilation=1, groups=1):
     """{pass: a call running only that pass's layout conversions} - what each pass does
     besides its kernel (blocking x or dy and w, unblocking y, dx or dw), for the report's
-    share of the time they take (kernels.bench.layers)."""
+    share of the time they take (kernels.bench.measuring.layers)."""
     geo = conv2d_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                           groups=groups)
     B, w, corner = block_width(geo.dtype), np.asarray(w), (geo.pad[0], geo.pad[2])

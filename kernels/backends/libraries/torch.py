@@ -17,7 +17,7 @@ is cropped from the gradient of that copy.
 Threads: the count a program pinned with kernels.support.runtime.pin_threads is applied to
 torch's intra-op pool on every call (cheap when it already holds). OpenMP worker threads
 spin for a while after each parallel region (OMP_WAIT_POLICY, read at torch's import), so
-measure torch alternated in blocks (kernels.bench.instruments.measure_alternated).
+measure torch alternated in blocks (kernels.bench.measuring.instruments.measure_alternated).
 NaN and inf propagate as in the definition (no warnings: torch does not emit NumPy's).
 
 Pooling is torch's own too (max_pool2d with its indices, avg_pool2d with the padding counted;

@@ -14,9 +14,9 @@ ratio: the comparison the README quotes.
 
 from __future__ import annotations
 
-from .. import (ALGORITHM, BACKWARD_WEIGHTS, LIBRARY, Pass, capabilities, get_backend, origin,
+from ... import (ALGORITHM, BACKWARD_WEIGHTS, LIBRARY, Pass, capabilities, get_backend, origin,
                 passes, role)
-from ..vocabulary import KEYS
+from ...vocabulary import KEYS
 
 TOTAL = "total"  # the summary's row of the passes together, beside the passes' keys
 NOT_COMPUTED = "not computed"

@@ -16,7 +16,7 @@ import tracemalloc
 
 import numpy as np
 
-from ..support import peak, runtime
+from ...support import peak, runtime
 
 MIN_SAMPLE_SECONDS = 2e-3
 SETTLE_SECONDS = 0.1
@@ -32,7 +32,7 @@ def _calibration_call(fn, calls=3):
     """The fastest of up to `calls` timed calls, stopping once they add up to
     SETTLE_SECONDS: what sets the calls per sample. One call alone, preempted on a loaded
     machine, made one contender's samples a few calls long (two-humped: a time slice or
-    none) while its rival's averaged a hundred, and the gate (kernels.bench.compare) tested
+    none) while its rival's averaged a hundred, and the gate (kernels.bench.judging.compare) tested
     two differently made distributions."""
     best, spent = float("inf"), 0.0
     for _ in range(calls):
@@ -95,7 +95,7 @@ SAMPLE_DIGITS = 4  # significant digits of each stored sample: finer than any ti
 def summary(samples, calls_per_sample=1, first_call=None):
     """measure()'s statistics of per-call seconds sampled elsewhere, and the samples
     themselves in the order taken (to SAMPLE_DIGITS significant digits): `--compare` tests
-    two reports' samples against each other (kernels.bench.compare)."""
+    two reports' samples against each other (kernels.bench.judging.compare)."""
     p25, median, p75 = np.percentile(samples, [25, 50, 75])
     return dict(median=float(median), p25=float(p25), p75=float(p75),
                 min=float(np.min(samples)), repeats=len(samples),

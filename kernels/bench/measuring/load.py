@@ -25,8 +25,8 @@ import contextlib
 import os
 import time
 
-from ..support.busy import machine_cpu_seconds
-from ..support.busy import own_cpu_seconds as cpu_seconds
+from ...support.busy import machine_cpu_seconds
+from ...support.busy import own_cpu_seconds as cpu_seconds
 
 BUSY_MARGIN = 0.5
 OTHERS_BUSY_CORES = 0.25  # a quarter of a core of other work, on average over the section

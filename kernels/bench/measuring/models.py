@@ -15,7 +15,7 @@ from cnn.model import build_model
 from cnn.optim import Adam
 from cnn.torch_twin import torch_model
 
-from .. import get_backend
+from ... import get_backend
 from .instruments import summary
 
 BATCH = 64

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 
-from ..support.files import atomic_write, writable_problem
+from ...support.files import atomic_write, writable_problem
 
 #: The report JSON's layout (docs/report-json.md); `--compare` refuses to mix versions.
 #: 1 (no `settings`); 2: `settings`, `sections` (load and CPU time per section), the GEMM

@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from .. import REFERENCE, Pass, get_backend, role
-from ..conformance.bounds import error_units as units_of_rounding
-from ..plugins import capabilities
+from ... import REFERENCE, Pass, get_backend, role
+from ...conformance.bounds import error_units as units_of_rounding
+from ...plugins import capabilities
 from .instruments import measure, workspace_bytes
 from .libraries import is_library, not_computed
 

@@ -1,7 +1,8 @@
-"""Reports of different machines, side by side: `python -m kernels bench --machines A.json
-B.json ...` prints (and with `--markdown PATH` writes) one table, a row per case and, per
-machine, the winner among our algorithms, its share of that machine's measured peak and its
-time over the fastest framework's on that machine.
+"""Reports of different machines, side by side: the figures and the one table of `python -m
+kernels bench --machines A.json B.json ...` (kernels.bench.side_by_side prints it, and
+with `--markdown PATH` writes it), a row per case and, per machine, the winner among our
+algorithms, its share of that machine's measured peak and its time over the fastest
+framework's on that machine.
 
 Milliseconds measured on two machines say which machine is faster, not which code is: a
 2-core VM of one CPU and a workstation of another differ by more than any change of ours.
@@ -16,21 +17,16 @@ So a figure of one machine is only ever set against a figure of the same machine
   TensorFlow, ONNX Runtime, whichever the report timed on all three passes) on the same machine, in the same
   alternated turns.
 
-`kernels.bench.compare` uses the same figures when its two reports come from different
+`kernels.bench.judging.compare` uses the same figures when its two reports come from different
 machines.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..plugins import FRAMEWORKS
-from ..support.command_line import fail
-from ..support.files import atomic_write
+from ...plugins import FRAMEWORKS
 from .shares import measured_peak
 
 NO_PEAK = "n/a: no measured peak"
-PROG = "python -m kernels bench --machines"
 
 
 def machine_id(report) -> str | None:
@@ -139,57 +135,3 @@ def table(reports: dict) -> tuple[list[str], list[list[str]]]:
             row += [best, f["peak_text"], f["framework_text"]]
         rows.append(row)
     return headers, rows
-
-
-def _labels(paths, reports) -> dict:
-    """{label: report}: each file's name without its folder and suffix (the whole path
-    where two names would be the same)."""
-    stems = [Path(p).stem for p in paths]
-    return {stem if stems.count(stem) == 1 else str(path): report
-            for stem, path, report in zip(stems, paths, reports)}
-
-
-def _peak_text(peak) -> str:
-    return f"measured peak {peak:.1f} GF/s" if peak else \
-        "no measured peak (a report before the machine fingerprint)"
-
-
-def main(paths, markdown=None) -> int:
-    from . import markdown as markdown_format, render
-    from .report_file import CompareError, load
-
-    try:
-        reports = [load(p) for p in paths]
-    except CompareError as e:
-        return fail(PROG, e)
-    if len(set(map(str, paths))) < len(paths):
-        return fail(PROG, "a report is given twice")
-    labelled = _labels(paths, reports)
-    headers, rows = table(labelled)
-    if not rows:
-        return fail(PROG, "nothing to tabulate: the reports have no layer case")
-    print("Our fastest algorithm per case on each machine, as a share of that machine's "
-          "measured peak and as x the fastest framework on that machine (no milliseconds "
-          "across machines: they measure the machine, not the code)")
-    for label, report in labelled.items():
-        peak = measured_peak(report)
-        date = (report.get("environment") or {}).get("date", "?")[:10]
-        print(f"  {label}: {machine_name(report)}, {date}, " + _peak_text(peak))
-    print(render._aligned(headers, rows))
-    if markdown:
-        lines = ["# Our fastest algorithm on each machine", "",
-                 "Per case and machine: the winner among our algorithms (all three passes), "
-                 "its share of that machine's measured peak, and its time over the fastest "
-                 "framework's on that machine. Made by `python -m kernels bench --machines "
-                 + " ".join(map(str, paths)) + "`.", ""]
-        for label, report in labelled.items():
-            peak = measured_peak(report)
-            lines.append(f"- {label}: {machine_name(report)}, " + _peak_text(peak))
-        lines += ["", *markdown_format.table(headers, rows, "<" * len(headers)), ""]
-        text = "\n".join(lines)
-        try:
-            atomic_write(markdown, lambda f: f.write(text.encode()))
-        except OSError as e:
-            return fail(PROG, e)
-        print(f"wrote {markdown}")
-    return 0

@@ -3,8 +3,8 @@ one fixed colour per backend in every chart."""
 
 from __future__ import annotations
 
-from .. import available
-from ..support.files import atomic_write
+from ... import available
+from ...support.files import atomic_write
 
 
 def _pyplot():
@@ -114,7 +114,7 @@ def roofline(report, path):
 
 def roofline_figure(report, peak_backend="blocked"):
     """Achieved GF/s of every backend on every conv case against its arithmetic intensity
-    (FLOPs per byte moved, kernels.bench.columns), under the two roofs measured in the same
+    (FLOPs per byte moved, kernels.bench.judging.columns), under the two roofs measured in the same
     run: the GEMM rate (compute) and bandwidth x intensity (memory). A point under the
     slanted roof is limited by memory traffic; under the flat one, by arithmetic. Each
     backend's best and worst points carry their case's name. The libraries and plug-ins are
@@ -126,7 +126,7 @@ def roofline_figure(report, peak_backend="blocked"):
     A report without a measured peak gets no line: a computed one is no denominator."""
     import numpy as np
 
-    from .shares import best_point, best_share_of_peak, measured_peak, roofline_points
+    from ..judging.shares import best_point, best_share_of_peak, measured_peak, roofline_points
 
     plt = _pyplot()
     env = report["environment"]
@@ -198,7 +198,7 @@ def breakdown_figure(report):
     """One stacked bar per contender and architecture: the training step's milliseconds by
     component, so the gap to PyTorch shows where it is. Bars wide apart and the legend
     outside the panels, so neither covers a name or a bar."""
-    from .breakdown import COMPONENTS
+    from ..measuring.breakdown import COMPONENTS
 
     plt = _pyplot()
     entries = report["breakdown"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..support.files import atomic_write
-from .compare import NOISE_FLOOR
+from ...support.files import atomic_write
+from ..judging.compare import NOISE_FLOOR
 
 
 def heatmap(result, path):

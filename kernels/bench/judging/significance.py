@@ -1,4 +1,4 @@
-"""The statistics of the regression gate (kernels.bench.compare, whose docstring says why
+"""The statistics of the regression gate (kernels.bench.judging.compare, whose docstring says why
 these): the Mann-Whitney U test of two sample lists, Holm's correction over a family of
 tests, the smallest p-value a sample count allows, and the geometric mean of ratios."""
 

@@ -1,10 +1,10 @@
 """The peak resident memory of a short training run, measured in the process that trains:
 
-    python -m kernels.bench.memory_probe ARCH BACKEND STEPS THREADS
+    python -m kernels.bench.measuring.memory_probe ARCH BACKEND STEPS THREADS
 
 trains STEPS steps of ARCH (batch 64, random images, Adam) on BACKEND, or PyTorch's twin of
 it when BACKEND is 'torch', and prints the process's peak resident bytes as its last line.
-kernels.bench.breakdown.peak_memory runs it in a fresh interpreter per contender, so one
+kernels.bench.measuring.breakdown.peak_memory runs it in a fresh interpreter per contender, so one
 contender's allocations cannot inflate another's figure. Everything heavy is imported inside
 `main`: the figure should hold the training run, not this module's imports.
 """
@@ -32,7 +32,7 @@ def _train_torch_twin(arch, steps, threads, x, labels):
 
 
 def _train_ours(arch, backend, steps, threads, x, labels):
-    from ..support import runtime
+    from ...support import runtime
 
     runtime.pin_threads(threads)  # before the backend loads: Numba reads it at start-up
     import kernels
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 4 or not all(a.isdigit() for a in argv[2:]):
-        print("usage: python -m kernels.bench.memory_probe ARCH BACKEND STEPS THREADS",
+        print("usage: python -m kernels.bench.measuring.memory_probe ARCH BACKEND STEPS THREADS",
               file=sys.stderr)
         return 2
     arch, backend, steps, threads = argv

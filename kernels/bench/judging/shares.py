@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..vocabulary import KEYS
+from ...vocabulary import KEYS
 from .readers import NOT_MEASURED, _cases
 
 PASSES = KEYS  # the report's keys of the passes
@@ -40,8 +40,8 @@ def _least_traffic_intensity(case) -> float | None:
 
 def roofline_points(cases) -> list[Point]:
     """Every backend's point on every conv case that has one: the roofline's points
-    (kernels.bench.charts) and the peak-share target's. GF/s is the case's forward +
-    backward FLOPs over the backend's passes' medians summed (kernels.bench.columns); a
+    (kernels.bench.output.charts) and the peak-share target's. GF/s is the case's forward +
+    backward FLOPs over the backend's passes' medians summed (kernels.bench.judging.columns); a
     library's point (frameworks, plug-ins) sits at the least traffic's intensity, and one
     that computes only the forward pass is placed by its forward GF/s, marked so."""
     points = []

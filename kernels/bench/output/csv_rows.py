@@ -1,11 +1,11 @@
 """A report as CSV (`--csv`): one row per case and backend, then one per architecture and
 backend for the whole-model sections, for a spreadsheet or pandas. The measurements' fields
-are the per-case tables' columns (kernels.bench.columns), each as the fields it names."""
+are the per-case tables' columns (kernels.bench.judging.columns), each as the fields it names."""
 
 from __future__ import annotations
 
-from ..vocabulary import KEYS
-from .columns import CASE_COLUMNS
+from ...vocabulary import KEYS
+from ..judging.columns import CASE_COLUMNS
 from .render import MODEL_SECTIONS
 
 CSV_FIELDS = ("case", "set", "kind", "batch", "backend", "group", "chose",

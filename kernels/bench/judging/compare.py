@@ -42,7 +42,7 @@ regression), 0 when none is, 2 on a usage error. A library's row (PyTorch, a plu
 its verdict but does not fail the gate: it is not our code, and a framework slower too on
 the same machine says the machine changed. The geometric mean of new/old is printed per
 backend and overall. A verdict on a case measured while either machine was busy
-(kernels.bench.load) is marked "(busy)"; it still counts, since a gate that looked away
+(kernels.bench.measuring.load) is marked "(busy)"; it still counts, since a gate that looked away
 whenever the machine was loaded would pass anything on a loaded CI runner.
 
 Two reports are compared with verdicts only when they were measured alike: the same report
@@ -53,13 +53,13 @@ Two machines (a different `environment.machine.id` where both reports have one, 
 different CPU or core count): milliseconds of two machines compare the machines, not the
 code, so no ratio new/old is formed and no verdict given (exit 0, stated). Each backend's
 figure is given per machine as a share of that machine's measured peak and as x the fastest
-framework on that machine (kernels.bench.machines).
+framework on that machine (kernels.bench.judging.machines).
 """
 
 from __future__ import annotations
 
-from ..support.command_line import fail
-from ..vocabulary import KEYS
+from ...support.command_line import fail
+from ...vocabulary import KEYS
 from .columns import count
 from . import machines
 from .report_file import CompareError, load

@@ -1,13 +1,13 @@
 """The speed, accuracy and memory targets: a list of rows (label, how to read the figure
 from a report, limit), checked against one report of `python -m kernels bench` by one
-function. The readers are in kernels.bench.readers.
+function. The readers are in kernels.bench.judging.readers.
 
 Every figure is a ratio of two numbers measured in the same process and run, never an
 absolute time. A figure that was not measured (no PyTorch, a section or a set not run) is
 reported as such, not as a pass. The targets are set for float32 at each case's own batch
 size, and a target about every case of a set needs the whole set: a run that differs (a
 float64 report, `--batch 8`, `--cases std.1x1`) gets "not applicable" (met None), never a
-verdict on other data. A verdict measured while the machine was busy (kernels.bench.load)
+verdict on other data. A verdict measured while the machine was busy (kernels.bench.measuring.load)
 says so (`busy`).
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..cases import CONV_CASES, POOL_CASES
+from ...cases import CONV_CASES, POOL_CASES
 from . import readers as r
 from . import shares
 

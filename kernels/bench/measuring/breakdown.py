@@ -10,9 +10,9 @@ autograd, and the update around optimizer.step. Components are layer kind x dire
 loss and update; what no timer covers (autograd's own bookkeeping, hooks) is "other".
 Medians over `steps` steps after warm-up.
 
-Memory: a fresh interpreter per contender (kernels.bench.memory_probe) trains `steps` steps
-on random images and reports its peak resident set size, so one measurement cannot inflate
-another's.
+Memory: a fresh interpreter per contender (kernels.bench.measuring.memory_probe) trains
+`steps` steps on random images and reports its peak resident set size, so one measurement
+cannot inflate another's.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cnn.model import build_model
 from cnn.optim import Adam
 from cnn.torch_twin import torch_model
 
-from .. import get_backend
+from ... import get_backend
 
 KINDS = {L.Conv2D: "conv", L.MaxPool2D: "pool", L.AvgPool2D: "pool", L.ReLU: "activation",
          L.Tanh: "activation", L.Dense: "dense", L.Flatten: "flatten"}
@@ -150,7 +150,7 @@ def peak_memory(arch, backend_name, threads, steps=20):
         import resource  # noqa: F401  (POSIX only)
     except ImportError:
         return None
-    result = subprocess.run([sys.executable, "-m", "kernels.bench.memory_probe", arch,
+    result = subprocess.run([sys.executable, "-m", "kernels.bench.measuring.memory_probe", arch,
                              backend_name, str(steps), str(threads)], capture_output=True,
                             text=True, timeout=600)
     if result.returncode != 0:

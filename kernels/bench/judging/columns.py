@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .. import REFERENCE, Pass, available
-from ..vocabulary import KEYS
-from .libraries import NOT_COMPUTED
+from ... import REFERENCE, Pass, available
+from ...vocabulary import KEYS
+from ..measuring.libraries import NOT_COMPUTED
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Column:
     key: str | None = None  # the result's field it derives, if any
     derive: Callable[[dict, Context], Any] | None = None
     cell: Callable[[dict], str] | None = None  # the text shown
-    csv: tuple[str, ...] = ()  # the fields it becomes in the CSV (kernels.bench.csv_rows)
+    csv: tuple[str, ...] = ()  # the fields it becomes in the CSV (kernels.bench.output.csv_rows)
     flat: Callable[[dict], dict] | None = None  # {field: value}; default: the key's value
 
     def text(self, result) -> str:
@@ -193,8 +193,9 @@ CASE_COLUMNS = [
            cell=lambda r: ratio(r["speedup_vs_naive"]), csv=("speedup_vs_naive",)),
     Column("x PyTorch", "time_vs_torch", _time_vs_torch, cell=lambda r: ratio(r["time_vs_torch"]),
            csv=("time_vs_torch",)),
-    # Error of y/dx/dw against float64, in units of eps * sum|terms| (kernels.bench.layers):
-    # each element against its own sum, and against the tensor's largest (normwise).
+    # Error of y/dx/dw against float64, in units of eps * sum|terms|
+    # (kernels.bench.measuring.layers): each element against its own sum, and against the
+    # tensor's largest (normwise).
     _errors_column("error y/dx/dw", "error", "error"),
     _errors_column("normwise y/dx/dw", "error_normwise", "normwise_error"),
     Column("workspace", "workspace_bytes", cell=lambda r: size(r.get("workspace_bytes")),
@@ -241,5 +242,6 @@ def unsupported_notes(entry) -> list[str]:
     return [f"{', '.join(names)} not computed: {reason}" for reason, names in by_reason.items()]
 
 
-# The row that opens a case's group of other projects' convolutions (kernels.bench.libraries).
+# The row that opens a case's group of other projects' convolutions
+# (kernels.bench.measuring.libraries).
 LIBRARIES_ROW = "-- libraries --"

@@ -1,14 +1,14 @@
 """A report, rendered as text on the console while it runs, and the pieces the other
-formats share (verdicts, the machine line, row builders): Markdown is kernels.bench.markdown,
-CSV kernels.bench.csv_rows, charts kernels.bench.charts. The per-case tables come from
+formats share (verdicts, the machine line, row builders): Markdown is kernels.bench.output.markdown,
+CSV kernels.bench.output.csv_rows, charts kernels.bench.output.charts. The per-case tables come from
 `columns.table`."""
 
 from __future__ import annotations
 
-from ..support.tables import aligned
-from ..vocabulary import Pass
-from .columns import count, ms, ratio, size, table, unsupported_notes
-from .libraries import environment_line, summary_rows
+from ...support.tables import aligned
+from ...vocabulary import Pass
+from ..judging.columns import count, ms, ratio, size, table, unsupported_notes
+from ..measuring.libraries import environment_line, summary_rows
 
 MODEL_SECTIONS = (  # report key, measured key, title
     ("train_steps", "step", "training step (forward, backward, Adam), batch 64"),
@@ -42,7 +42,7 @@ def machine_line(env) -> str | None:
     cross-check of the measured one; None for a report made before the fingerprint."""
     if not env.get("machine"):
         return None
-    from ..support.machine import one_line
+    from ...support.machine import one_line
     line = f"Machine: {one_line(env['machine'])}"
     if env.get("formula_peak_gflops"):
         line += f"  (cross-check, computed at the listed {env['listed_clock_mhz']:.0f} MHz " \
@@ -90,7 +90,7 @@ def print_case(entry):
 
 def conversions(entry) -> list[tuple[str, str]]:
     """(backend, "12% of forward, ...") for each backend that reported the share of its
-    passes spent converting layouts (kernels.bench.layers.conversion_shares)."""
+    passes spent converting layouts (kernels.bench.measuring.layers.conversion_shares)."""
     return [(b, ", ".join(f"{share:.0%} of {Pass.from_key(p).label}" for p, share in
                           r["conversion_share"].items()))
             for b, r in entry["results"].items() if r.get("conversion_share")]
@@ -113,7 +113,7 @@ def print_model(entry, section):
 
 def breakdown_rows(entry):
     """Milliseconds per component of a training step, one column per contender."""
-    from .breakdown import COMPONENTS
+    from ..measuring.breakdown import COMPONENTS
 
     backends = list(entry["results"])
     rows = [[c] + [f"{entry['results'][b][c] * 1e3:.2f}" for b in backends]
@@ -162,9 +162,9 @@ def print_load(sections):
 
 def verdict(row, missed="MISSED") -> str:
     """met / MISSED, and "busy" when the machine was loaded while its figures were measured
-    (kernels.bench.load): a verdict to take with salt."""
+    (kernels.bench.measuring.load): a verdict to take with salt."""
     if row["met"] is None:
-        return "not judged"  # measured, but on a busy machine (kernels.bench.targets)
+        return "not judged"  # measured, but on a busy machine (kernels.bench.judging.targets)
     return ("met" if row["met"] else missed) + (" (busy)" if row.get("busy") else "")
 
 

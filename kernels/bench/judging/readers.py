@@ -7,9 +7,9 @@ reference, not a dispatcher, not PyTorch nor any other library (role LIBRARY).
 
 from __future__ import annotations
 
-from .. import ALGORITHM, DISPATCHER, REFERENCE, Pass, available
-from ..cases.custom import USER_SET
-from ..support.sizes import WORKSPACE_CAP
+from ... import ALGORITHM, DISPATCHER, REFERENCE, Pass, available
+from ...cases.custom import USER_SET
+from ...support.sizes import WORKSPACE_CAP
 from .columns import count
 
 NOT_MEASURED = (None, "not measured")

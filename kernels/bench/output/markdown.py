@@ -1,11 +1,11 @@
 """A report as Markdown (`--markdown`): the README's figures are pasted from a file the
-report wrote, not typed by hand. The same tables as the console (kernels.bench.render)."""
+report wrote, not typed by hand. The same tables as the console (kernels.bench.output.render)."""
 
 from __future__ import annotations
 
-from . import columns
-from .columns import ratio, unsupported_notes
-from .libraries import environment_line, summary_rows
+from ..judging import columns
+from ..judging.columns import ratio, unsupported_notes
+from ..measuring.libraries import environment_line, summary_rows
 from .render import (LOAD_TITLE, MODEL_SECTIONS, blas_summary, breakdown_rows, conversions,
                      load_rows, machine_line, measured, memory_rows, unjudged, verdict)
 
