@@ -1,4 +1,5 @@
-"""Blocked backward-weights: dw as a sum over the batch, split without races.
+"""Blocked backward-weights: the weight gradient dwf as a sum over the batch, split without
+races (dh, dw below are the dilation).
 
     dwf[F_blk, cb, p, q, c, k] = sum_{n, i, j} xb[n, g*Cgb + cb, i*sh + p*dh, j*sw + q*dw, c]
                                                * dyb[n, F_blk, i, j, k]
@@ -13,7 +14,7 @@ per thread, at most N), every (range, filter block) is one parallel job writing 
 partial sum, and the partials are added in a fixed order at the end - no two jobs write the
 same memory. Only real output
 pixels are visited (no padded or dropped columns), so an inf reaches exactly the entries of
-dw the definition says.
+dwf the definition says.
 """
 
 from __future__ import annotations

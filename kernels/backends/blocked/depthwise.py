@@ -14,7 +14,7 @@ output row (Wo*B values); other strides take per-pixel loops. backward-weights s
 batch into private partials like backward_weights.py.
 A depthwise layer does kh*kw multiply-adds per loaded value: it is bound by memory, not FMAs.
 Parallel over (image, multiplier, block) forward, (image, block) for dx, (range, multiplier,
-block) for dw: no two jobs write the same memory.
+block) for dwd: no two jobs write the same memory. (dh, dw are the dilation.)
 """
 
 from __future__ import annotations
