@@ -93,7 +93,7 @@ ERROR_MODEL = "fft"
 
 
 #: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
-BLAS_ONE_THREAD_BELOW = 16_000_000  # every call in the case sets: see docs/backends.md
+BLAS_ONE_THREAD_BELOW = 2_000_000  # where 2 threads start to pay: docs/backends.md
 
 
 def gemm_flops(geo) -> int:

@@ -61,7 +61,7 @@ class Winograd:
     #: Cap on the workspace (V, M or dM, dV) of one conv call, in bytes.
     MAX_WORKSPACE_BYTES = WORKSPACE_CAP
     #: Below this many flops per GEMM call (`gemm_flops`) a pass runs BLAS on one thread.
-    BLAS_ONE_THREAD_BELOW = 16_000_000  # many calls a pass: see docs/backends.md
+    BLAS_ONE_THREAD_BELOW = 2_000_000  # where 2 threads start to pay: docs/backends.md
     #: A non-finite value spreads through the tiles that read it (see the module docstring).
     NONFINITE_SPREADS = True
     #: Rounding: the componentwise bound of kernels/conformance/winograd_bound.py.
